@@ -5,7 +5,7 @@
 
 Quarto cannot be installed on our machines, so `nbdev_readme` cannot run there; this script keeps README.md in
 step with index.ipynb: markdown cells verbatim, code cells (without `#|` directives; `#| hide` cells left out) as
-Python blocks, text outputs as plain blocks, and image outputs as PNG files under index_files/.
+Python blocks, Markdown outputs verbatim, other text outputs as plain blocks, and image outputs as PNG files under index_files/.
 """
 import base64, json, sys
 from pathlib import Path
@@ -21,13 +21,15 @@ def render(nb_path=ROOT/'nbs'/'index.ipynb'):
         lines = src.splitlines()
         if any(l.strip().replace(' ', '') in ('#|hide', '#|include:false') for l in lines): continue
         code = '\n'.join(l for l in lines if not l.lstrip().startswith('#|')).strip()
-        if code: out.append(f"```python\n{code}\n```")
+        echo = not any(l.strip().replace(' ', '') == '#|echo:false' for l in lines)
+        if code and echo: out.append(f"```python\n{code}\n```")
         for j, o in enumerate(c.get('outputs', [])):
             d = o.get('data', {})
             if 'image/png' in d:
                 rel = f'index_files/figure-commonmark/cell-{i}-output-{j}.png'
                 figs[rel] = base64.b64decode(d['image/png'])
                 out.append(f"![]({rel})")
+            elif 'text/markdown' in d: out.append(''.join(d['text/markdown']).strip())
             elif o['output_type'] == 'stream' or 'text/plain' in d:
                 txt = ''.join(o.get('text') or d.get('text/plain', '')).rstrip()
                 if txt: out.append(f"    " + txt.replace('\n', '\n    '))
