@@ -13,8 +13,8 @@ from keras import layers as L
 # %% auto #0
 __all__ = ['CIFAR10_MEAN', 'CIFAR10_STD', 'MODELS', 'ACTIVATIONS', 'ModelEntry', 'register_model', 'list_models',
            'validate_hparams', 'build_model', 'seed004_baseline', 'seed004_benchmark', 'seed002_cnn', 'seed001_gap',
-           'resnet_cifar', 'resnet9', 'airbench', 'init_whitening', 'CaffePreprocess', 'unfreeze', 'last_conv_layer',
-           'model_summary']
+           'resnet_cifar', 'resnet9', 'airbench', 'dirac_init', 'init_whitening', 'CaffePreprocess', 'unfreeze',
+           'last_conv_layer', 'model_summary']
 
 # %% ../nbs/01_models.ipynb #d44f6959
 CIFAR10_MEAN = (125.31, 122.95, 113.87)  # per-channel mean of the original CIFAR-10 training set, in pixels
@@ -202,8 +202,8 @@ def resnet9(num_classes, input_shape, width, activation, l2, head_scale):
 # %% ../nbs/01_models.ipynb #e3014323
 @register_model('airbench', "airbench94-style fast net: frozen 2×2 patch-whitening stem, 3 conv blocks (64/256/256), max-pool head ×1/9",
                 'Keller Jordan, airbench (2024): airbench94', expected='80.6% test after 3 epochs, one shared recipe (benchmarks/logs/seed_models_3ep.jsonl)', width=1.0, widths=(64, 256, 256), activation='gelu',
-                bn_momentum=0.6, head_scale=1 / 9, l2=0.0)
-def airbench(num_classes, input_shape, width, widths, activation, bn_momentum, head_scale, l2):
+                bn_momentum=0.6, head_scale=1 / 9, l2=0.0, dirac=True)
+def airbench(num_classes, input_shape, width, widths, activation, bn_momentum, head_scale, l2, dirac):
     # Keras' BN momentum is the weight of the old statistics; airbench's momentum 0.6 means 0.4 of the new ones.
     w = [int(f * width) for f in widths]
     inp, x = _inputs(input_shape)
@@ -222,7 +222,22 @@ def airbench(num_classes, input_shape, width, widths, activation, bn_momentum, h
     out = L.Rescaling(head_scale, dtype='float32', name='logits')(x)
     m = keras.Model(inp, out, name='airbench')
     _identity_whitening(m)
+    if dirac: dirac_init(m)
     return m
+
+def dirac_init(model:keras.Model, # a model whose `block*_conv*` layers are 3×3 convolutions
+              ) -> int:
+    "airbench's identity init: the first `c_in` filters of each block conv pass their input channel through; returns convs changed."
+    n = 0
+    for l in model.layers:
+        if isinstance(l, L.Conv2D) and l.name.startswith('block') and l.kernel_size == (3, 3):
+            k = keras.ops.convert_to_numpy(l.kernel).copy()
+            cin, cout = k.shape[2], k.shape[3]
+            m = min(cin, cout)
+            k[:, :, :, :m] = 0
+            k[1, 1, np.arange(m), np.arange(m)] = 1
+            l.kernel.assign(k); n += 1
+    return n
 
 def _identity_whitening(model):
     "Until `init_whitening` runs: filters that pass each input channel of the top-left pixel through (±)."
@@ -248,7 +263,7 @@ def init_whitening(model:keras.Model, # a model with a 2×2 `whiten` conv (e.g. 
     layer.set_weights([k, np.zeros(24, np.float32)])
     return evals
 
-# %% ../nbs/01_models.ipynb #11fa30c3
+# %% ../nbs/01_models.ipynb #94e0b3a8
 @keras.saving.register_keras_serializable('cifar_cnn')
 class CaffePreprocess(L.Layer):
     "ImageNet 'caffe' preprocessing (RGB→BGR, minus the ImageNet mean) as a layer, so saved models load in safe mode."
@@ -303,7 +318,7 @@ def unfreeze(model:keras.Model, # a transfer model from `build_model`
         l.trainable = i >= cut and not isinstance(l, L.BatchNormalization)
     return sum(l.trainable for l in ls)
 
-# %% ../nbs/01_models.ipynb #94e0b3a8
+# %% ../nbs/01_models.ipynb #21ab336a
 def last_conv_layer(model:keras.Model, # any model
                    ) -> keras.layers.Layer:
     "The last layer with a 4-D (spatial) output that is a convolution or a nested backbone: the one Grad-CAM needs."

@@ -13,13 +13,13 @@ from .data import load_cifar, train_val_split, make_dataset, CifarData, AUGMENT_
 from .models import build_model, model_summary, init_whitening, validate_hparams, MODELS
 
 # %% auto #0
-__all__ = ['OPTIMIZERS', 'SCHEDULES', 'PRECISIONS', 'TrainConfig', 'atomic_write', 'atomic_save_model', 'PiecewiseSchedule',
-           'make_schedule', 'make_optimizer', 'prepare_data', 'choose_strategy', 'get_strategy', 'current_lr',
-           'EpochLog', 'BestCheckpoint', 'environment', 'read_history', 'train', 'plot_history', 'lr_find',
-           'plot_lr_find']
+__all__ = ['OPTIMIZERS', 'SCHEDULES', 'PRECISIONS', 'PRESETS', 'TrainConfig', 'atomic_write', 'atomic_save_model',
+           'PiecewiseSchedule', 'make_schedule', 'AirbenchSGD', 'make_optimizer', 'prepare_data', 'choose_strategy',
+           'get_strategy', 'current_lr', 'EpochLog', 'BestCheckpoint', 'Lookahead', 'environment', 'read_history',
+           'train', 'plot_history', 'lr_find', 'plot_lr_find']
 
 # %% ../nbs/02_train.ipynb #692b04b2
-OPTIMIZERS = ('sgd', 'adam', 'adamw', 'rmsprop')
+OPTIMIZERS = ('sgd', 'sgd_airbench', 'adam', 'adamw', 'rmsprop')
 SCHEDULES = ('constant', 'onecycle', 'warmup_linear', 'cosine', 'cosine_restarts', 'plateau')
 PRECISIONS = ('off', 'auto', 'mixed_float16', 'mixed_bfloat16')
 
@@ -36,19 +36,23 @@ class TrainConfig:
     hparams: dict = field(default_factory=dict)  # the model's hyperparameters
     epochs: int = 10                  # passes over the training split
     batch_size: int = 128             # images per step
-    optimizer: str = 'sgd'            # 'sgd' (with momentum, Nesterov by default), 'adam', 'adamw', 'rmsprop'
+    optimizer: str = 'sgd'            # 'sgd' (momentum, Nesterov by default), 'sgd_airbench', 'adam', 'adamw', 'rmsprop'
     lr: float = 0.05                  # peak learning rate
     momentum: float = 0.9             # SGD/RMSprop momentum
     nesterov: bool = True             # Nesterov momentum for SGD
+    bias_lr_scale: float = 1.0        # 'sgd_airbench': learning-rate multiplier for BatchNorm biases
     weight_decay: float = 5e-4        # decoupled weight decay (not applied to biases and BatchNorm)
     schedule: str = 'warmup_linear'   # one of `SCHEDULES`
     warmup: float = 0.2               # fraction of the steps spent warming up (onecycle, warmup_linear, cosine)
+    warmup_start: float = 0.0         # warmup_linear: learning rate at step 0, as a fraction of `lr`
     restart_epochs: int = 5           # cosine_restarts: epochs of the first cycle (cycles double)
     label_smoothing: float = 0.0      # cross-entropy label smoothing
     augment: str|None = 'standard'    # a policy of `AUGMENT_POLICIES`, or None
     mixed_precision: str = 'off'      # 'off', 'auto' (float16 on GPU, off on CPU), 'mixed_float16', 'mixed_bfloat16'
     val_frac: float = 0.1             # fraction of the training images held out for validation
     patience: int|None = None         # early stopping on validation accuracy (None: off)
+    lookahead: bool = False           # airbench's lookahead: every 5 steps, pull the weights to their running average
+    select: str = 'best'              # model.keras holds the 'best' epoch by validation accuracy, or the 'last' one
     seed: int = 0                     # seeds Python, numpy, Keras, the split, shuffling and augmentation
     out_dir: str = 'runs'             # parent folder of run directories
 
@@ -69,6 +73,9 @@ class TrainConfig:
         if not 0 <= self.momentum < 1: bad('momentum', "must be in [0, 1)")
         if not 0 <= self.weight_decay < 1: bad('weight_decay', "must be in [0, 1)")
         if not 0 <= self.warmup < 1: bad('warmup', "must be in [0, 1)")
+        if not 0 <= self.warmup_start <= 1: bad('warmup_start', "must be in [0, 1]")
+        if not self.bias_lr_scale > 0: bad('bias_lr_scale', "must be > 0")
+        if self.select not in ('best', 'last'): bad('select', "must be 'best' or 'last'")
         if not 0 <= self.label_smoothing < 1: bad('label_smoothing', "must be in [0, 1)")
         if not 0 < self.val_frac < 1: bad('val_frac', "must be in (0, 1)")
         if not isinstance(self.hparams, dict): bad('hparams', "must be a dict")
@@ -101,6 +108,14 @@ class TrainConfig:
         "A copy with some fields changed (validated)."
         return dataclasses.replace(self, **kw).validate()
 
+    @classmethod
+    def preset(cls, preset:str, # a key of `PRESETS`
+               **overrides, # fields to change on top of the preset (`name` too)
+              ) -> TrainConfig:
+        "A named recipe (see `PRESETS`), with `overrides` applied."
+        if preset not in PRESETS: raise ValueError(f"Unknown preset {preset!r}: choose one of {list(PRESETS)}.")
+        return cls.from_dict({**PRESETS[preset], 'name': preset, **overrides})
+
 # %% ../nbs/02_train.ipynb #f979a0d1
 def atomic_write(path, # destination file
                  data, # str or bytes
@@ -124,6 +139,16 @@ def atomic_save_model(model:keras.Model, path) -> Path:
     return path
 
 # %% ../nbs/02_train.ipynb #50038a6c
+_AIRBENCH = dict(model='airbench', batch_size=1024, optimizer='sgd_airbench', lr=11.5 / (1024 * (1 + 1 / (1 - 0.85))) * 1024,
+                 momentum=0.85, nesterov=True, weight_decay=0.0153 / (1 + 1 / (1 - 0.85)) / (11.5 / (1024 * (1 + 1 / (1 - 0.85))) * 1024),
+                 bias_lr_scale=64.0, schedule='warmup_linear', warmup=0.23, warmup_start=0.2, label_smoothing=0.2,
+                 augment='airbench', lookahead=True, select='last', val_frac=0.02)
+PRESETS = {
+    'fast': dict(_AIRBENCH, epochs=10),
+    'accurate': dict(_AIRBENCH, hparams=dict(widths=[128, 384, 384]), epochs=20, augment='airbench_cutout'),
+}
+
+# %% ../nbs/02_train.ipynb #af6f969c
 @keras.saving.register_keras_serializable('cifar_cnn')
 class PiecewiseSchedule(keras.optimizers.schedules.LearningRateSchedule):
     "Learning rate through `(step, value)` knots, linear or cosine between them; constant after the last."
@@ -147,7 +172,7 @@ def make_schedule(config:TrainConfig, # uses schedule, lr, warmup, restart_epoch
     total, lr, wu = config.epochs * steps_per_epoch, config.lr, config.warmup
     s = config.schedule
     if s in ('constant', 'plateau'): return float(lr)
-    if s == 'warmup_linear': return PiecewiseSchedule([0, wu * total, total], [0.0 if wu else lr, lr, 0.0])
+    if s == 'warmup_linear': return PiecewiseSchedule([0, wu * total, total], [config.warmup_start * lr if wu else lr, lr, 0.0])
     if s == 'onecycle': return PiecewiseSchedule([0, wu * total, total], [lr / 25, lr, lr / 1e5], 'cosine')
     if s == 'cosine':
         w = int(wu * total)
@@ -157,6 +182,21 @@ def make_schedule(config:TrainConfig, # uses schedule, lr, warmup, restart_epoch
         return keras.optimizers.schedules.CosineDecayRestarts(lr, config.restart_epochs * steps_per_epoch, t_mul=2.0, m_mul=1.0)
     raise ValueError(f"Unknown schedule {s!r}: choose one of {SCHEDULES}.")
 
+@keras.saving.register_keras_serializable('cifar_cnn')
+class AirbenchSGD(keras.optimizers.SGD):
+    "SGD whose weight decay goes through momentum (PyTorch's, as airbench uses it) and whose BatchNorm biases learn `bias_scale`× faster."
+    def __init__(self, learning_rate=0.01, coupled_decay:float=0.0, bias_scale:float=1.0, **kw):
+        super().__init__(learning_rate, **kw)
+        self.coupled_decay, self.bias_scale = coupled_decay, bias_scale
+    def _is_bn_bias(self, v): return v.path.endswith('beta') or '_bn' in v.path and v.path.endswith('bias')
+    def apply(self, grads, trainable_variables=None):
+        vs = trainable_variables if trainable_variables is not None else self._trainable_variables
+        # bias: scale·g + c·b, so its step is scale·lr·g + lr·c·b (same decay per step as the other weights)
+        grads = [None if g is None else (self.bias_scale * g if self._is_bn_bias(v) else g) + self.coupled_decay * v
+                 for g, v in zip(grads, vs)]
+        return super().apply(grads, trainable_variables)
+    def get_config(self): return {**super().get_config(), 'coupled_decay': self.coupled_decay, 'bias_scale': self.bias_scale}
+
 def make_optimizer(config:TrainConfig, # uses optimizer, momentum, nesterov, weight_decay and the schedule fields
                    steps_per_epoch:int, # optimiser steps per epoch
                   ) -> keras.optimizers.Optimizer:
@@ -164,6 +204,8 @@ def make_optimizer(config:TrainConfig, # uses optimizer, momentum, nesterov, wei
     lr, wd = make_schedule(config, steps_per_epoch), config.weight_decay or None
     o = config.optimizer
     if o == 'sgd': opt = keras.optimizers.SGD(lr, momentum=config.momentum, nesterov=config.nesterov, weight_decay=wd)
+    elif o == 'sgd_airbench': return AirbenchSGD(lr, momentum=config.momentum, nesterov=config.nesterov,
+                                                 coupled_decay=config.weight_decay, bias_scale=config.bias_lr_scale)
     elif o == 'adam': opt = keras.optimizers.Adam(lr, weight_decay=wd)
     elif o == 'adamw': opt = keras.optimizers.AdamW(lr, weight_decay=config.weight_decay)
     elif o == 'rmsprop': opt = keras.optimizers.RMSprop(lr, momentum=config.momentum, weight_decay=wd)
@@ -171,7 +213,7 @@ def make_optimizer(config:TrainConfig, # uses optimizer, momentum, nesterov, wei
     if wd or o == 'adamw': opt.exclude_from_weight_decay(var_names=['bias', 'beta', 'gamma', 'normalize'])
     return opt
 
-# %% ../nbs/02_train.ipynb #83baa862
+# %% ../nbs/02_train.ipynb #9adec65e
 def prepare_data(config:TrainConfig, # uses dataset, data, label_mode, subset, test_subset, val_frac, batch_size, augment, seed
                  data:CifarData|None=None, # use these arrays instead of loading `config.data`
                 ) -> dict:
@@ -190,7 +232,7 @@ def prepare_data(config:TrainConfig, # uses dataset, data, label_mode, subset, t
                 x_test=data.x_test, y_test=data.y_test, num_classes=n, one_hot=one_hot,
                 steps_per_epoch=len(xtr) // config.batch_size)
 
-# %% ../nbs/02_train.ipynb #397526b5
+# %% ../nbs/02_train.ipynb #82c32836
 def choose_strategy(n_gpus:int, # GPUs visible to TensorFlow
                     tf_config:str|None, # the TF_CONFIG environment variable, if set
                    ) -> str:
@@ -209,7 +251,7 @@ def get_strategy():
     if kind == 'mirrored': return tf.distribute.MirroredStrategy()
     return tf.distribute.get_strategy()
 
-# %% ../nbs/02_train.ipynb #82c32836
+# %% ../nbs/02_train.ipynb #2cb2187a
 def current_lr(optimizer) -> float:
     "The optimiser's learning rate at its current step."
     return float(keras.ops.convert_to_numpy(optimizer.learning_rate))
@@ -240,7 +282,26 @@ class BestCheckpoint(keras.callbacks.Callback):
             self.best = dict(epoch=epoch, val_accuracy=acc)
             atomic_write(self.run_dir/'best.json', json.dumps(self.best))
 
-# %% ../nbs/02_train.ipynb #f627b961
+class Lookahead(keras.callbacks.Callback):
+    "airbench's lookahead: every `every` steps, move an average of the weights toward them and reset the weights to it."
+    def __init__(self, total_steps:int, every:int=5):
+        super().__init__(); self.total, self.every, self.step, self.avg = total_steps, every, 0, None
+    def _sync(self, decay):
+        ws = self.model.get_weights()
+        if self.avg is None: self.avg = [w.copy() for w in ws]
+        for a, w in zip(self.avg, ws):
+            if a.dtype.kind == 'f': a += (1 - decay) * (w - a)
+        self.model.set_weights([a if a.dtype.kind == 'f' else w for a, w in zip(self.avg, ws)])
+    def on_train_begin(self, logs=None):
+        self.step = int(keras.ops.convert_to_numpy(self.model.optimizer.iterations))  # resumes keep the step count
+        self.avg = None
+    def on_train_batch_end(self, batch, logs=None):
+        self.step += 1
+        if self.step % self.every == 0: self._sync(0.95 ** 5 * min(self.step / self.total, 1) ** 3)
+    def on_train_end(self, logs=None):
+        if self.avg is not None: self._sync(1.0)
+
+# %% ../nbs/02_train.ipynb #30e1c503
 def environment() -> dict:
     "Versions and hardware a run was measured on."
     import tensorflow as tf
@@ -315,11 +376,16 @@ def train(config:TrainConfig, # what to train, on what, how
                keras.callbacks.BackupAndRestore(str(run_dir/'backup'))]
         if config.schedule == 'plateau': cbs.append(keras.callbacks.ReduceLROnPlateau('val_loss', factor=0.5, patience=2, verbose=0))
         if config.patience: cbs.append(keras.callbacks.EarlyStopping('val_accuracy', patience=config.patience))
+        if config.lookahead: cbs.insert(0, Lookahead(config.epochs * d['steps_per_epoch']))
         t0 = time.time()
         if not quiet: print(f"{'resuming' if resuming else 'training'} {config.model} in {run_dir} ({policy}): "
                             f"{len(d['x_train'])} train / {len(d['x_val'])} val / {len(d['x_test'])} test images", flush=True)
         model.fit(d['train'], validation_data=d['val'], epochs=config.epochs, callbacks=cbs + list(callbacks or []), verbose=verbose, shuffle=False)
         atomic_save_model(model, run_dir/'last.keras')
+        if config.select == 'last':
+            atomic_save_model(model, run_dir/'model.keras')
+            last = read_history(run_dir).iloc[-1]
+            atomic_write(run_dir/'best.json', json.dumps(dict(epoch=int(last['epoch']), val_accuracy=float(last['val_accuracy']))))
         best = keras.models.load_model(run_dir/'model.keras') if (run_dir/'model.keras').exists() else model
         test_ds = make_dataset(d['x_test'], d['y_test'], 500, num_classes=d['num_classes'], one_hot=d['one_hot'])
         test_loss, test_acc = best.evaluate(test_ds, verbose=0)
@@ -357,7 +423,7 @@ def plot_history(h, # a run's history (`read_history`)
     fig.suptitle(title, fontsize=9); fig.tight_layout()
     return fig
 
-# %% ../nbs/02_train.ipynb #cc60d53a
+# %% ../nbs/02_train.ipynb #fa7cfcfb
 def lr_find(model:keras.Model, # a built model (its weights are restored afterwards)
             x, y, # training images (uint8) and integer labels
             start:float=1e-5, # first learning rate
