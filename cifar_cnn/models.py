@@ -251,8 +251,8 @@ def init_whitening(model:keras.Model, # a model with a 2×2 `whiten` conv (e.g. 
                   ) -> np.ndarray:
     "Set the frozen `whiten` layer to the patch whitening of `x`; returns the eigenvalues of the patch covariance."
     layer = model.get_layer('whiten')
-    norm = model.get_layer('normalize')
-    xn = keras.ops.convert_to_numpy(norm(np.asarray(x[:10000], np.float32)))
+    # normalise exactly as the `normalize` layer does, in float64 (the layer may compute in bfloat16 under mixed precision)
+    xn = (np.asarray(x[:10000], np.float64) - np.array(CIFAR10_MEAN)) / np.array(CIFAR10_STD)
     n, h, w, c = xn.shape
     p = np.lib.stride_tricks.sliding_window_view(xn, (2, 2), axis=(1, 2))       # (n, h-1, w-1, c, 2, 2)
     p = p.transpose(0, 1, 2, 4, 5, 3).reshape(-1, 2 * 2 * c).astype(np.float64)  # patches as (kh, kw, c) vectors
