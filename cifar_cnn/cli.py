@@ -118,6 +118,26 @@ def _cmd_evaluate(a) -> int:
     return 0
 
 # %% ../nbs/07_cli.ipynb #220b5c93
+def _cmd_tune(a) -> int:
+    import os
+    from pathlib import Path
+    from cifar_cnn.tune import tune, best_config, results, distributed_env
+    from cifar_cnn.train import TrainConfig
+    base = TrainConfig.load(a.config) if a.config else TrainConfig()
+    over = {k: getattr(a, k) for k in ('data', 'subset', 'batch_size', 'seed') if getattr(a, k) is not None}
+    base = base.replace(**over)
+    if a.chief or a.worker is not None: os.environ.update(distributed_env('chief' if a.chief else f'tuner{a.worker}', a.oracle_ip, a.oracle_port))
+    t = tune(a.space, a.tuner, a.max_trials, a.epochs, base=base, directory=a.directory, project_name=a.project, overwrite=a.overwrite, verbose=1)
+    if a.worker is not None: return 0          # workers only run trials; the chief reports
+    df = results(t)
+    cfg = best_config(t)
+    out = Path(a.directory)/a.project/'best_config.json'
+    cfg.save(out)
+    print(df.to_string(index=False))
+    print(f"best config ({df.val_accuracy.max():.4f} validation accuracy) -> {out}\n{json.dumps(cfg.to_dict(), indent=1)}")
+    return 0
+
+# %% ../nbs/07_cli.ipynb #0b7921f0
 def build_parser() -> argparse.ArgumentParser:
     "The `cifar-cnn` argument parser with all subcommands."
     p = argparse.ArgumentParser(prog='cifar-cnn', description='CIFAR-10/100 image classification with Keras 3: data, models, training, evaluation, serving.')
@@ -160,6 +180,26 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument('--no-plots', action='store_true', help="don't write the plots")
     e.add_argument('--json', action='store_true', help='print the whole report as JSON')
     e.set_defaults(func=_cmd_evaluate)
+    u = sub.add_parser('tune', help='hyperparameter search with keras-tuner', description=
+        "Run or resume a keras-tuner search (trials scored on the validation split), save the best trial's config as "
+        "<directory>/<project>/best_config.json and print it. --chief / --worker ID run one process of a distributed search.")
+    u.add_argument('--space', default='seed_cnn', help='search space name (seed_cnn, airbench)')
+    u.add_argument('--tuner', default='random', help='random, hyperband or bayesian')
+    u.add_argument('--max-trials', type=int, default=10)
+    u.add_argument('--epochs', type=int, default=None, help='epochs per trial (unless the space samples them)')
+    u.add_argument('--config', help='base TrainConfig JSON for everything the space does not set')
+    u.add_argument('--data', default=None, help="data file/folder, or 'sample'")
+    u.add_argument('--subset', type=int, default=None, help='search on a stratified subset of this many training images')
+    u.add_argument('--batch-size', type=int, default=None)
+    u.add_argument('--seed', type=int, default=None)
+    u.add_argument('--directory', default='tuner', help='search folder (resumed when it exists)')
+    u.add_argument('--project', default='search', help='project name inside the search folder')
+    u.add_argument('--overwrite', action='store_true', help='start the search over')
+    g = u.add_mutually_exclusive_group()
+    g.add_argument('--chief', action='store_true', help='run the oracle of a distributed search')
+    g.add_argument('--worker', type=int, default=None, metavar='ID', help='run trials as worker ID of a distributed search')
+    u.add_argument('--oracle-ip', default='127.0.0.1'); u.add_argument('--oracle-port', type=int, default=8000)
+    u.set_defaults(func=_cmd_tune)
     return p
 
 def main(argv:list|None=None, # arguments (default: `sys.argv[1:]`)
