@@ -423,7 +423,7 @@ def plot_history(h, # a run's history (`read_history`)
     fig.suptitle(title, fontsize=9); fig.tight_layout()
     return fig
 
-# %% ../nbs/02_train.ipynb #fa7cfcfb
+# %% ../nbs/02_train.ipynb #0fc10d79
 def lr_find(model:keras.Model, # a built model (its weights are restored afterwards)
             x, y, # training images (uint8) and integer labels
             start:float=1e-5, # first learning rate
