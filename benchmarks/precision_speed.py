@@ -9,7 +9,7 @@ to benchmarks/logs/precision_speed.jsonl.
 import argparse, json, os, time
 from pathlib import Path
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
-import numpy as np, keras
+import keras
 from cifar_cnn.data import load_cifar, make_dataset
 from cifar_cnn.models import build_model, init_whitening, model_summary
 from cifar_cnn.train import TrainConfig, make_optimizer, environment

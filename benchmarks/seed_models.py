@@ -9,7 +9,7 @@ benchmarks/logs/seed_models_<E>ep.jsonl (one line per model, appended as each fi
 skipped, so an interrupted benchmark resumes) and the table to benchmarks/seed_models_<E>ep.md. Run directories
 go to runs/bench/ (git-ignored); a run that was interrupted resumes from its last epoch.
 """
-import argparse, json, os, sys, time
+import argparse, json, os, time
 from pathlib import Path
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
 from cifar_cnn.train import TrainConfig, train

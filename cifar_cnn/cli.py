@@ -7,7 +7,7 @@ from __future__ import annotations
 import argparse, json, sys
 import numpy as np
 from . import __version__
-from .data import load_cifar, known_copy, DATA_ENV, DataNotFoundError, ChecksumError, CifarDataError
+from .data import load_cifar, DATA_ENV, DataNotFoundError, ChecksumError, CifarDataError
 
 # %% auto #0
 __all__ = ['format_summary', 'data_check', 'config_from_args', 'build_parser', 'main']

@@ -5,7 +5,7 @@
 # %% ../nbs/00_data.ipynb #a68a1796
 from __future__ import annotations
 import hashlib, json, os, pickle, shutil, tarfile, tempfile, urllib.error, urllib.request
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 import numpy as np
 

@@ -300,7 +300,6 @@ def explore(model:keras.Model, # model to explain
            ):
     "An interactive explorer (ipywidgets): image index, method, layer and target class; redraws on every change."
     import ipywidgets as W, matplotlib.pyplot as plt
-    from IPython.display import display
     idx = W.IntSlider(0, 0, len(x) - 1, description='image')
     method = W.Dropdown(options=list(METHODS), value='grad_cam', description='method')
     layer = W.Dropdown(options=conv_layers(model), value=_layer(model, None), description='layer')

@@ -4,7 +4,7 @@
 
 # %% ../nbs/02_train.ipynb #17727ac5
 from __future__ import annotations
-import dataclasses, json, math, os, platform, shutil, sys, tempfile, time
+import dataclasses, json, math, os, platform, shutil, tempfile, time
 from dataclasses import dataclass, field, asdict
 from pathlib import Path
 import numpy as np
@@ -377,7 +377,6 @@ def train(config:TrainConfig, # what to train, on what, how
         if config.schedule == 'plateau': cbs.append(keras.callbacks.ReduceLROnPlateau('val_loss', factor=0.5, patience=2, verbose=0))
         if config.patience: cbs.append(keras.callbacks.EarlyStopping('val_accuracy', patience=config.patience))
         if config.lookahead: cbs.insert(0, Lookahead(config.epochs * d['steps_per_epoch']))
-        t0 = time.time()
         if not quiet: print(f"{'resuming' if resuming else 'training'} {config.model} in {run_dir} ({policy}): "
                             f"{len(d['x_train'])} train / {len(d['x_val'])} val / {len(d['x_test'])} test images", flush=True)
         model.fit(d['train'], validation_data=d['val'], epochs=config.epochs, callbacks=cbs + list(callbacks or []), verbose=verbose, shuffle=False)

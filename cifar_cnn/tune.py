@@ -4,7 +4,7 @@
 
 # %% ../nbs/03_tune.ipynb #8364754a
 from __future__ import annotations
-import copy, gc, json, math, os, time
+import copy, gc, json, os, time
 from pathlib import Path
 import numpy as np
 import keras
