@@ -23,8 +23,9 @@ ROOT = Path(__file__).resolve().parents[1]
 def summary(rows, preset):
     acc = {k: np.array([r[k] for r in rows]) for k in ('test_accuracy', 'tta_flip', 'tta_flip_translate', 'train_seconds')}
     ms = lambda a, f=100: f"{a.mean() * f:.2f} ± {a.std(ddof=1) * f:.2f}" if len(a) > 1 else f"{a.mean() * f:.2f}"
+    cmd = rows[0]['command'].replace(f"--seeds {rows[0]['seed']}", '--seeds ' + ','.join(str(r['seed']) for r in rows))
     lines = [f"# `{preset}` preset: {len(rows)} run(s) on the full CIFAR-10 (`../shared/data`, JPEG-decoded copy)", "",
-             f"Command: `CIFAR_CNN_DATA=../shared/data python benchmarks/fast_recipe.py --preset {preset} --seeds ...`; "
+             f"Command: `{cmd}`; "
              f"log: `benchmarks/logs/{preset}.jsonl`. Machine: {rows[0]['environment']['cpu']}, {rows[0]['environment']['cpu_count']} cores, "
              f"TensorFlow {rows[0]['environment']['tensorflow']}, devices {rows[0]['environment']['devices']}.", "",
              "| seed | epochs | train time (s) | images/s | test acc | TTA flip | TTA flip+translate |", "|---:|---:|---:|---:|---:|---:|---:|"]

@@ -15,8 +15,8 @@ from .models import build_model, model_summary, init_whitening, validate_hparams
 # %% auto #0
 __all__ = ['OPTIMIZERS', 'SCHEDULES', 'PRECISIONS', 'PRESETS', 'TrainConfig', 'atomic_write', 'atomic_save_model',
            'PiecewiseSchedule', 'make_schedule', 'AirbenchSGD', 'make_optimizer', 'prepare_data', 'choose_strategy',
-           'get_strategy', 'current_lr', 'EpochLog', 'BestCheckpoint', 'Lookahead', 'environment', 'read_history',
-           'train', 'plot_history', 'lr_find', 'plot_lr_find']
+           'get_strategy', 'current_lr', 'EpochLog', 'BestCheckpoint', 'Lookahead', 'environment', 'cpu_has_bf16',
+           'read_history', 'train', 'plot_history', 'lr_find', 'plot_lr_find']
 
 # %% ../nbs/02_train.ipynb #692b04b2
 OPTIMIZERS = ('sgd', 'sgd_airbench', 'adam', 'adamw', 'rmsprop')
@@ -48,7 +48,7 @@ class TrainConfig:
     restart_epochs: int = 5           # cosine_restarts: epochs of the first cycle (cycles double)
     label_smoothing: float = 0.0      # cross-entropy label smoothing
     augment: str|None = 'standard'    # a policy of `AUGMENT_POLICIES`, or None
-    mixed_precision: str = 'off'      # 'off', 'auto' (float16 on GPU, off on CPU), 'mixed_float16', 'mixed_bfloat16'
+    mixed_precision: str = 'off'      # 'off', 'auto' (bfloat16 on GPUs/CPUs that compute it natively, float16 on older GPUs, else off), 'mixed_float16', 'mixed_bfloat16'
     val_frac: float = 0.1             # fraction of the training images held out for validation
     patience: int|None = None         # early stopping on validation accuracy (None: off)
     lookahead: bool = False           # airbench's lookahead: every 5 steps, pull the weights to their running average
@@ -82,7 +82,9 @@ class TrainConfig:
         validate_hparams(self.model, self.hparams, MODELS[self.model].defaults)
         return self
 
-    def to_dict(self) -> dict: return asdict(self)
+    def to_dict(self) -> dict:
+        "The config as plain Python values (what `save` writes)."
+        return asdict(self)
 
     @classmethod
     def from_dict(cls, d:dict) -> TrainConfig:
@@ -144,8 +146,8 @@ _AIRBENCH = dict(model='airbench', batch_size=1024, optimizer='sgd_airbench', lr
                  bias_lr_scale=64.0, schedule='warmup_linear', warmup=0.23, warmup_start=0.2, label_smoothing=0.2,
                  augment='airbench', lookahead=True, select='last', val_frac=0.02)
 PRESETS = {
-    'fast': dict(_AIRBENCH, epochs=10),
-    'accurate': dict(_AIRBENCH, hparams=dict(widths=[128, 384, 384]), epochs=20, augment='airbench_cutout'),
+    'fast': dict(_AIRBENCH, epochs=18, mixed_precision='auto'),
+    'accurate': dict(_AIRBENCH, hparams=dict(widths=[128, 384, 384]), epochs=20, augment='airbench_cutout', mixed_precision='auto'),
 }
 
 # %% ../nbs/02_train.ipynb #af6f969c
@@ -314,9 +316,22 @@ def environment() -> dict:
                 platform=platform.platform(), cpu=cpu, cpu_count=os.cpu_count(),
                 devices=[d.name for d in gpus] or ['CPU'], precision_policy=keras.mixed_precision.global_policy().name)
 
+def cpu_has_bf16() -> bool:
+    "Whether this CPU computes bfloat16 natively (AVX512-BF16 or AMX-BF16), so `mixed_bfloat16` is faster than float32."
+    try:
+        with open('/proc/cpuinfo') as f: flags = f.read()
+    except OSError: return False
+    return 'avx512_bf16' in flags or 'amx_bf16' in flags
+
 def _precision(mp:str) -> str:
+    "The Keras policy for a `mixed_precision` setting; 'auto' picks bfloat16 where the hardware computes it natively."
     import tensorflow as tf
-    if mp == 'auto': return 'mixed_float16' if tf.config.list_physical_devices('GPU') else 'float32'
+    if mp == 'auto':
+        gpus = tf.config.list_physical_devices('GPU')
+        if gpus:
+            cc = tf.config.experimental.get_device_details(gpus[0]).get('compute_capability') or (0, 0)
+            return 'mixed_bfloat16' if tuple(cc) >= (8, 0) else 'mixed_float16'
+        return 'mixed_bfloat16' if cpu_has_bf16() else 'float32'
     return 'float32' if mp == 'off' else mp
 
 def _run_dir(config, run_dir, overwrite):
@@ -398,7 +413,7 @@ def train(config:TrainConfig, # what to train, on what, how
                    best_val_accuracy=bj['val_accuracy'], epochs=int(len(h)), train_seconds=round(secs, 1),
                    images_per_sec=round(d['steps_per_epoch'] * config.batch_size / float(steady.mean()), 1),
                    n_train=len(d['x_train']), n_val=len(d['x_val']), n_test=len(d['x_test']),
-                   data_source=d['data'].source, data_kind=d['data'].kind,
+                   data_source=d['data'].source, data_kind=d['data'].kind, precision=policy,
                    **{k: v for k, v in model_summary(best).items() if k in ('params', 'flops')}, environment=environment())
     fig = plot_history(h, title=f"{config.name}: {config.model}, test accuracy {test_acc:.4f}")
     fig.savefig(run_dir/'.curves.tmp.png', dpi=80); os.replace(run_dir/'.curves.tmp.png', run_dir/'curves.png')

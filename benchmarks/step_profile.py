@@ -1,0 +1,55 @@
+"""Where the fast recipe's training time goes on this machine: the input pipeline alone, the training step alone, and both.
+
+    CIFAR_CNN_DATA=../shared/data python benchmarks/step_profile.py [--steps 12] [--batches 512,1024]
+
+For each batch size and precision policy (float32, mixed_bfloat16):
+- input: images/s of the training `tf.data` pipeline alone (shuffle, batch, the airbench augmentation on the device
+  graph, one-hot), iterated without a model;
+- step: images/s of `model.fit` on one batch held in memory (no input pipeline): the compiled train step by itself;
+- fit: images/s of `model.fit` on the real pipeline, as `train()` runs it (with the lookahead callback).
+If `fit` is close to `step`, the input pipeline is hidden behind the step (prefetch overlaps them) and the step itself
+is the limit. Appends one JSON line per configuration to benchmarks/logs/step_profile.jsonl.
+"""
+import argparse, json, os, time
+from pathlib import Path
+os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
+import numpy as np
+import keras, tensorflow as tf
+from cifar_cnn.data import load_cifar, make_dataset
+from cifar_cnn.models import build_model, init_whitening
+from cifar_cnn.train import TrainConfig, make_optimizer, environment, Lookahead
+
+ROOT = Path(__file__).resolve().parents[1]
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument('--steps', type=int, default=12); p.add_argument('--batches', default='512,1024')
+    p.add_argument('--policies', default='float32,mixed_bfloat16')
+    a = p.parse_args()
+    data = load_cifar()
+    x, y = data.x_train[:49000], data.y_train[:49000]
+    for policy in a.policies.split(','):
+        for bs in map(int, a.batches.split(',')):
+            ds = make_dataset(x, y, bs, shuffle=True, augment='airbench', num_classes=10, one_hot=True, drop_remainder=True).repeat()
+            it = iter(ds); next(it)
+            t = time.perf_counter()
+            for _ in range(a.steps): xb, yb = next(it)
+            _ = xb.numpy()
+            inp = a.steps * bs / (time.perf_counter() - t)
+            keras.mixed_precision.set_global_policy(policy); keras.utils.set_random_seed(0)
+            cfg = TrainConfig.preset('fast', batch_size=bs)
+            m = build_model('airbench'); init_whitening(m, x[:5000])
+            m.compile(make_optimizer(cfg, len(x) // bs), keras.losses.CategoricalCrossentropy(from_logits=True, label_smoothing=0.2))
+            one = tf.data.Dataset.from_tensors((xb, yb)).repeat()
+            m.fit(one, steps_per_epoch=3, epochs=1, verbose=0)
+            t = time.perf_counter(); m.fit(one, steps_per_epoch=a.steps, epochs=1, verbose=0); step = a.steps * bs / (time.perf_counter() - t)
+            m.fit(ds, steps_per_epoch=2, epochs=1, verbose=0)
+            t = time.perf_counter(); m.fit(ds, steps_per_epoch=a.steps, epochs=1, verbose=0, callbacks=[Lookahead(10 * len(x) // bs)])
+            fit = a.steps * bs / (time.perf_counter() - t)
+            keras.mixed_precision.set_global_policy('float32')
+            row = dict(policy=policy, batch=bs, input_images_per_sec=round(inp, 1), step_images_per_sec=round(step, 1), fit_images_per_sec=round(fit, 1),
+                       steps=a.steps, environment=environment(), command='CIFAR_CNN_DATA=../shared/data python benchmarks/step_profile.py')
+            print(json.dumps({k: row[k] for k in ('policy', 'batch', 'input_images_per_sec', 'step_images_per_sec', 'fit_images_per_sec')}), flush=True)
+            with open(ROOT/'benchmarks'/'logs'/'step_profile.jsonl', 'a') as f: f.write(json.dumps(row) + '\n')
+
+if __name__ == '__main__': main()
