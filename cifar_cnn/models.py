@@ -14,7 +14,7 @@ from keras import layers as L
 __all__ = ['CIFAR10_MEAN', 'CIFAR10_STD', 'MODELS', 'ACTIVATIONS', 'ModelEntry', 'register_model', 'list_models',
            'validate_hparams', 'build_model', 'seed004_baseline', 'seed004_benchmark', 'seed002_cnn', 'seed001_gap',
            'resnet_cifar', 'resnet9', 'airbench', 'dirac_init', 'init_whitening', 'CaffePreprocess', 'unfreeze',
-           'last_conv_layer', 'model_summary']
+           'last_conv_layer', 'model_summary', 'pretrained_dir', 'save_weights_npz', 'load_weights_npz', 'pretrained']
 
 # %% ../nbs/01_models.ipynb #d44f6959
 CIFAR10_MEAN = (125.31, 122.95, 113.87)  # per-channel mean of the original CIFAR-10 training set, in pixels
@@ -41,6 +41,7 @@ def register_model(name:str, # registry key
     "Decorator: add a builder `f(num_classes, input_shape, **hparams) -> keras.Model` to the registry."
     def deco(f):
         MODELS[name] = ModelEntry(name, f, description, origin, defaults, expected)
+        if not f.__doc__: f.__doc__ = f"Builder of the registry's {name!r}: {description} (origin: {origin})."
         return f
     return deco
 
@@ -350,3 +351,61 @@ def model_summary(model:keras.Model, # any built model
     count = lambda ws: int(sum(np.prod(w.shape) for w in ws))
     return dict(name=model.name, params=count(model.weights), trainable_params=count(model.trainable_weights),
                 flops=_flops(model), layers=len(model.layers))
+
+# %% ../nbs/01_models.ipynb #fd659eea
+def pretrained_dir():
+    "The folder inside the package that holds the shipped model."
+    from pathlib import Path
+    import cifar_cnn
+    return Path(cifar_cnn.__file__).parent/'assets'/'pretrained'
+
+def save_weights_npz(model:keras.Model, # the model whose weights to store
+                     path, # destination `.npz` file (written atomically)
+                     half_above:int=10_000, # arrays with more elements than this are stored as float16
+                    ) -> str:
+    "Store a model's weights compactly (big float arrays in float16); returns the file's sha256."
+    import hashlib, io, os
+    from pathlib import Path
+    arrays = {}
+    for w in model.weights:
+        a = keras.ops.convert_to_numpy(w)
+        if a.dtype.kind == 'f': a = a.astype(np.float16 if a.size > half_above and np.abs(a).max() < 6e4 else np.float32)
+        arrays[w.path] = a
+    if len(arrays) != len(model.weights): raise ValueError("The model has weights with duplicate paths; name its layers uniquely.")
+    buf = io.BytesIO(); np.savez_compressed(buf, **arrays)
+    path = Path(path); tmp = path.with_name(f'.{path.name}.tmp')
+    tmp.write_bytes(buf.getvalue()); os.replace(tmp, path)
+    return hashlib.sha256(buf.getvalue()).hexdigest()
+
+def load_weights_npz(model:keras.Model, # a model of the same architecture
+                     path, # a file written by `save_weights_npz`
+                     sha256:str|None=None, # expected checksum of the file (checked before loading)
+                    ) -> keras.Model:
+    "Load weights stored by `save_weights_npz` into `model` (by weight path, cast to each weight's dtype)."
+    import hashlib
+    from pathlib import Path
+    b = Path(path).read_bytes()
+    if sha256 and hashlib.sha256(b).hexdigest() != sha256:
+        raise ValueError(f"{path} does not match its recorded sha256 (damaged or replaced): reinstall cifar_cnn.")
+    import io
+    with np.load(io.BytesIO(b), allow_pickle=False) as d:
+        names = set(d.files)
+        want = [w.path for w in model.weights]
+        missing, extra = sorted(set(want) - names), sorted(names - set(want))
+        if missing or extra: raise ValueError(f"{path} does not fit this model: missing {missing[:5]}, unexpected {extra[:5]}.")
+        for w in model.weights:
+            a = d[w.path]
+            if tuple(a.shape) != tuple(w.shape): raise ValueError(f"{path}: {w.path} has shape {a.shape}, the model expects {tuple(w.shape)}.")
+            w.assign(a.astype(w.dtype))
+    return model
+
+def pretrained(folder=None, # a folder made by `scripts/ship_pretrained.py`; default the one shipped in the package
+              ) -> keras.Model:
+    "The shipped model (trained on the full CIFAR-10 by the fast recipe), loaded offline and checksum-verified."
+    import json
+    from pathlib import Path
+    d = Path(folder) if folder is not None else pretrained_dir()
+    if not (d/'weights.npz').exists(): raise FileNotFoundError(f"No pretrained model at {d} (weights.npz is missing): reinstall cifar_cnn.")
+    cfg, card = json.loads((d/'config.json').read_text()), json.loads((d/'manifest.json').read_text())
+    m = build_model(cfg['model'], card['num_classes'], **cfg.get('hparams', {}))
+    return load_weights_npz(m, d/'weights.npz', card['weights_sha256'])

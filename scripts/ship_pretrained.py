@@ -1,0 +1,80 @@
+"""Make the pretrained model shipped inside the package from a finished run directory.
+
+    CIFAR_CNN_DATA=../shared/data python scripts/ship_pretrained.py runs/bench/<run>
+
+Writes cifar_cnn/assets/pretrained/: weights.npz (big kernels float16, the rest float32), the run's config.json,
+metrics.json and history.csv, eval.json and eval_flip_translate.json (the shipped weights evaluated on the full test
+set, without and with airbench's TTA), manifest.json (checksum, class names, accuracies, provenance) and MODEL.md
+(the model card). It refuses a run that was not trained on the full CIFAR-10, and states the accuracy that the
+shipped float16 weights reach, not the run's float32 one (both are in the manifest).
+"""
+import argparse, datetime, json, os, shutil, sys, time
+from pathlib import Path
+os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
+import numpy as np
+import keras
+from cifar_cnn import __version__
+from cifar_cnn.data import load_cifar
+from cifar_cnn.models import save_weights_npz, pretrained, pretrained_dir, model_summary
+from cifar_cnn.evaluate import evaluate
+from cifar_cnn.train import environment
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument('run_dir'); p.add_argument('--out', default=None, help='output folder (default: the package assets)')
+    a = p.parse_args()
+    run, out = Path(a.run_dir), Path(a.out) if a.out else pretrained_dir()
+    cfg, met = json.loads((run/'config.json').read_text()), json.loads((run/'metrics.json').read_text())
+    if met['data_kind'] == 'sample' or met['n_train'] + met['n_val'] < 50000:
+        sys.exit(f"{run} was trained on {met['n_train'] + met['n_val']} images ({met['data_kind']}): ship only full-data runs.")
+    data = load_cifar(cfg['dataset'])
+    if len(data.x_test) != 10000: sys.exit(f"Evaluation needs the full test set, got {len(data.x_test)} images from {data.source}.")
+    tmp = out.with_name(out.name + '.tmp'); shutil.rmtree(tmp, ignore_errors=True); tmp.mkdir(parents=True)
+    model = keras.models.load_model(run/'model.keras')
+    sha = save_weights_npz(model, tmp/'weights.npz')
+    for f in ('config.json', 'metrics.json', 'history.csv'): shutil.copy(run/f, tmp/f)
+    manifest = dict(name=f"{cfg['model']}-{cfg['dataset']}-{cfg['epochs']}ep-seed{cfg['seed']}", num_classes=data.num_classes, classes=data.classes,
+                    weights_sha256=sha, model=cfg['model'], hparams=cfg.get('hparams', {}))
+    (tmp/'manifest.json').write_text(json.dumps(manifest, indent=1))
+    shipped = pretrained(tmp)
+    t0 = time.time()
+    rep = evaluate(shipped, data.x_test, data.y_test, data.classes)
+    rep_tta = evaluate(shipped, data.x_test, data.y_test, data.classes, tta='flip_translate')
+    orig = float((keras.ops.convert_to_numpy(model.predict(data.x_test.astype('float32'), batch_size=500, verbose=0)).argmax(1) == data.y_test).mean())
+    rep.save(tmp, 'eval'); rep_tta.save(tmp, 'eval_flip_translate')
+    manifest.update(test_accuracy=rep.accuracy, test_accuracy_tta=rep_tta.accuracy, tta='flip_translate', run_model_test_accuracy=orig,
+                    n_test=len(data.y_test), data_source=data.source, data_sha256=data.checksums(), source_run=run.name,
+                    params=model_summary(shipped)['params'], flops=model_summary(shipped)['flops'],
+                    weights_bytes=(tmp/'weights.npz').stat().st_size, train_seconds=met['train_seconds'], epochs=met['epochs'],
+                    train_environment=met['environment'], shipped=datetime.date.today().isoformat(), library_version=__version__,
+                    evaluated_with=environment(), evaluation_seconds=round(time.time() - t0, 1),
+                    command=f"CIFAR_CNN_DATA=../shared/data python scripts/ship_pretrained.py {a.run_dir}",
+                    check_command="CIFAR_CNN_DATA=../shared/data cifar-cnn evaluate pretrained --tta flip_translate")
+    (tmp/'manifest.json').write_text(json.dumps(manifest, indent=1))
+    c = cfg
+    (tmp/'MODEL.md').write_text(f"""# Pretrained model: {manifest['name']}
+
+The `{c['model']}` net ({manifest['params']:,} parameters, {manifest['flops'] / 1e6:.0f} MFLOPs per image) trained by the
+`fast` recipe (`TrainConfig.preset('fast')` with {json.dumps({k: c[k] for k in ('epochs', 'mixed_precision', 'seed')})}) on
+{met['n_train']:,} images of the full CIFAR-10 ({met['n_val']:,} held out for validation), in {met['train_seconds'] / 60:.1f} minutes on
+{met['environment']['cpu']} ({met['environment']['cpu_count']} cores, TensorFlow {met['environment']['tensorflow']}).
+
+| | test accuracy (10,000 images) |
+|---|---:|
+| shipped weights (float16 kernels), no TTA | {rep.accuracy:.4f} |
+| shipped weights, TTA flip + 1-px translate | {rep_tta.accuracy:.4f} |
+| the run's own model.keras (float32 weights, bfloat16 compute as trained), no TTA | {orig:.4f} |
+
+Test data: `{data.source}` — the JPEG-decoded copy of CIFAR-10 described in `../shared/data/README.md`, which costs
+some accuracy against the original lossless images. Top-5 {rep.top5_accuracy:.4f}, macro F1 {rep.f1_macro:.4f},
+ECE {rep.ece:.4f}, log loss {rep.log_loss:.4f}.
+
+Made by `{manifest['command']}`; re-measured by `{manifest['check_command']}`.
+Weights: `weights.npz`, sha256 `{sha}` ({manifest['weights_bytes'] / 1e6:.1f} MB). Load it with
+`cifar_cnn.models.pretrained()` (offline; checksum verified).
+""")
+    if out.exists(): shutil.rmtree(out)
+    os.replace(tmp, out)
+    print(json.dumps({k: manifest[k] for k in ('name', 'test_accuracy', 'test_accuracy_tta', 'run_model_test_accuracy', 'weights_bytes')}, indent=1))
+
+if __name__ == '__main__': main()
