@@ -98,8 +98,12 @@ class EvalReport:
         c = np.asarray(self.confusion, np.float64)
         return c / np.maximum(c.sum(1, keepdims=True), 1)
 
-    def to_dict(self) -> dict: return asdict(self)
-    def to_json(self) -> str: return json.dumps(self.to_dict(), indent=1)
+    def to_dict(self) -> dict:
+        "The report as plain Python values."
+        return asdict(self)
+    def to_json(self) -> str:
+        "The report as indented JSON."
+        return json.dumps(self.to_dict(), indent=1)
 
     def to_markdown(self) -> str:
         "A Markdown summary: headline metrics, then per-class precision/recall/F1."

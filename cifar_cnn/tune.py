@@ -93,6 +93,7 @@ class CifarHyperModel(kt.HyperModel):
         self.times, self.log_path = {}, None
 
     def config(self, hp) -> TrainConfig:
+        "The `TrainConfig` of one trial: the space's values sampled from `hp` on top of the base config."
         return config_from_values({k: _sample(hp, k, s) for k, s in self.space.items()}, self.base)
 
     def build(self, hp):
