@@ -10,10 +10,9 @@ disk, images/s. Appends one JSON line to benchmarks/logs/export_accuracy.jsonl a
 import json, os, tempfile, time
 from pathlib import Path
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
-import numpy as np
 from cifar_cnn.data import load_cifar
 from cifar_cnn.models import pretrained, pretrained_dir
-from cifar_cnn.serve import Predictor, export_model, evaluate_export
+from cifar_cnn.serve import Predictor, export_model, evaluate_export, EXPORT_FILES, calibration_sample
 from cifar_cnn.train import environment
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -25,13 +24,13 @@ def main():
     t = time.perf_counter(); ref = pr.probabilities(data.x_test); ks = time.perf_counter() - t
     rows = [dict(format='keras (weights.npz)', size_bytes=(pretrained_dir()/'weights.npz').stat().st_size,
                  accuracy=float((ref.argmax(1) == data.y_test).mean()), agree_with_keras=1.0, images_per_sec=round(len(ref) / ks, 1))]
-    cal = data.x_train[np.random.default_rng(0).choice(len(data.x_train), 500, replace=False)]
+    cal = calibration_sample(data.x_train, 500, seed=0)
     out = Path(tempfile.mkdtemp())
-    for fmt, name in (('savedmodel', 'savedmodel'), ('tflite', 'model.tflite'), ('tflite-int8', 'model_int8.tflite')):
+    for fmt, name in EXPORT_FILES.items():
         t = time.perf_counter(); path = export_model(model, out/name, fmt, calibration=cal); secs = time.perf_counter() - t
-        e = evaluate_export(path, data.x_test, data.y_test)
+        e = evaluate_export(path, data.x_test, data.y_test, reference=ref)
         rows.append(dict(format=fmt, size_bytes=e['size_bytes'], accuracy=e['accuracy'], images_per_sec=e['images_per_sec'],
-                         agree_with_keras=float((e['probabilities'].argmax(1) == ref.argmax(1)).mean()), export_seconds=round(secs, 1)))
+                         agree_with_keras=e['agree_with_reference'], export_seconds=round(secs, 1)))
         print(json.dumps(rows[-1]), flush=True)
     rec = dict(rows=rows, n_test=len(data.y_test), data_source=data.source, environment=environment(), date=time.strftime('%Y-%m-%d %H:%M'),
                command='CIFAR_CNN_DATA=../shared/data python benchmarks/export_accuracy.py')

@@ -13,7 +13,6 @@ is the limit. Appends one JSON line per configuration to benchmarks/logs/step_pr
 import argparse, json, os, time
 from pathlib import Path
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
-import numpy as np
 import keras, tensorflow as tf
 from cifar_cnn.data import load_cifar, make_dataset
 from cifar_cnn.models import build_model, init_whitening

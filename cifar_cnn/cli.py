@@ -166,22 +166,21 @@ def _cmd_predict(a) -> int:
 
 def _cmd_export(a) -> int:
     from pathlib import Path
-    from cifar_cnn.serve import export_model, evaluate_export, load_model, Predictor
+    import time
+    from cifar_cnn.serve import export_model, evaluate_export, load_model, Predictor, EXPORT_FILES, calibration_sample
     model, info = load_model(a.target, safe_mode=not a.unsafe)
-    name = {'savedmodel': 'savedmodel', 'tflite': 'model.tflite', 'tflite-int8': 'model_int8.tflite'}[a.format]
-    out = Path(a.out) if a.out else (Path(a.target) if Path(a.target).is_dir() else Path('exports'))/'export'/name
+    out = Path(a.out) if a.out else (Path(a.target) if Path(a.target).is_dir() else Path('exports'))/'export'/EXPORT_FILES[a.format]
     data = load_cifar(a.dataset, path=a.data) if (a.format == 'tflite-int8' or not a.no_check) else None
-    cal = data.x_train[np.random.default_rng(0).choice(len(data.x_train), min(a.calibration, len(data.x_train)), replace=False)] if a.format == 'tflite-int8' else None
-    t0 = __import__('time').time()
+    cal = calibration_sample(data.x_train, a.calibration) if a.format == 'tflite-int8' else None
+    t0 = time.time()
     path = export_model(model, out, a.format, calibration=cal, classes=info.classes)
-    print(f"exported {info.name} as {a.format} -> {path} ({__import__('time').time() - t0:.1f}s)")
+    print(f"exported {info.name} as {a.format} -> {path} ({time.time() - t0:.1f}s)")
     if a.no_check: return 0
-    e = evaluate_export(path, data.x_test, data.y_test)
     ref = Predictor(model, classes=info.classes).probabilities(data.x_test)
+    e = evaluate_export(path, data.x_test, data.y_test, reference=ref)
     acc = float((ref.argmax(1) == data.y_test).mean())
-    agree = float((e['probabilities'].argmax(1) == ref.argmax(1)).mean())
     print(f"on {len(data.y_test)} test images ({data.kind}): keras accuracy {acc:.4f}; {a.format} accuracy {e['accuracy']:.4f}, "
-          f"same top-1 as keras for {agree:.2%}, {e['size_bytes'] / 1e6:.2f} MB, {e['images_per_sec']:.0f} images/s")
+          f"same top-1 as keras for {e['agree_with_reference']:.2%}, {e['size_bytes'] / 1e6:.2f} MB, {e['images_per_sec']:.0f} images/s")
     return 0
 
 # %% ../nbs/08_cli.ipynb #46af713d

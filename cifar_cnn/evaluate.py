@@ -12,10 +12,10 @@ import keras
 from .data import CifarData, load_cifar, validate_arrays, CifarDataError
 
 # %% auto #0
-__all__ = ['TTA_MODES', 'CORRUPTIONS', 'predict', 'calibration', 'EvalReport', 'check_probs', 'report_from_probs', 'evaluate',
-           'plot_confusion', 'plot_per_class', 'plot_reliability', 'most_confused', 'top_losses', 'plot_gallery',
-           'misclassified', 'fit_temperature', 'temperature_report', 'corrupt', 'robustness', 'plot_robustness',
-           'ensemble', 'compare_runs', 'plot_comparison', 'evaluate_run']
+__all__ = ['TTA_MODES', 'CORRUPTIONS', 'tta_views', 'predict', 'calibration', 'EvalReport', 'check_probs', 'report_from_probs',
+           'evaluate', 'plot_confusion', 'plot_per_class', 'plot_reliability', 'most_confused', 'top_losses',
+           'plot_gallery', 'misclassified', 'fit_temperature', 'temperature_report', 'corrupt', 'robustness',
+           'plot_robustness', 'ensemble', 'compare_runs', 'plot_comparison', 'evaluate_run']
 
 # %% ../nbs/04_evaluate.ipynb #7c19fe04
 TTA_MODES = (None, 'flip', 'flip_translate')
@@ -35,6 +35,15 @@ def _translate(x, dy, dx):
     h, w = x.shape[1:3]
     return p[:, 1 - dy:1 - dy + h, 1 - dx:1 - dx + w]
 
+def tta_views(x, # uint8 images (N, H, W, 3)
+              tta:str|None=None, # None, 'flip' or 'flip_translate'
+             ) -> list:
+    "The views of `x` whose predictions test-time augmentation averages: itself, its mirror, and their 1-pixel shifts."
+    views = [x]
+    if tta: views.append(x[:, :, ::-1])
+    if tta == 'flip_translate': views += [_translate(v, d, d) for v in (x, x[:, :, ::-1]) for d in (-1, 1)]
+    return views
+
 def predict(model:keras.Model, # a model mapping raw pixels to logits
             x, # uint8 images (N, H, W, 3)
             tta:str|None=None, # None, 'flip' or 'flip_translate'
@@ -46,10 +55,7 @@ def predict(model:keras.Model, # a model mapping raw pixels to logits
     x = np.asarray(x)
     if x.ndim != 4 or x.shape[-1] != 3: raise CifarDataError(f"predict needs images (N, H, W, 3), got shape {x.shape}.")
     if len(x) == 0: raise CifarDataError("predict got no images.")
-    views = [x]
-    if tta: views.append(x[:, :, ::-1])
-    if tta == 'flip_translate': views += [_translate(v, d, d) for v in (x, x[:, :, ::-1]) for d in (-1, 1)]
-    outs = [_logits(model, v, batch_size) for v in views]
+    outs = [_logits(model, v, batch_size) for v in tta_views(x, tta)]
     if logits: return np.mean(outs, 0)
     return np.mean([_softmax(o) for o in outs], 0)
 

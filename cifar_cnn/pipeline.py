@@ -4,12 +4,12 @@
 
 # %% ../nbs/07_pipeline.ipynb #87dc7a2d
 from __future__ import annotations
-import dataclasses, html, json, os, time
+import html, json, os, time
 from dataclasses import dataclass, field, asdict
 from pathlib import Path
 import numpy as np
 from .data import load_cifar, plot_samples, plot_class_balance, CifarData
-from .train import TrainConfig, train, atomic_write
+from .train import TrainConfig, train, atomic_write, config_from_dict, read_json
 
 # %% auto #0
 __all__ = ['PIPELINE_PRESETS', 'STEPS', 'PipelineConfig', 'step_data', 'step_evaluate', 'step_interpret', 'step_export',
@@ -63,16 +63,11 @@ class PipelineConfig:
     @classmethod
     def from_dict(cls, d:dict) -> PipelineConfig:
         "A validated config from a dict; unknown keys are an error."
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(d) - known)
-        if unknown: raise ValueError(f"Unknown PipelineConfig key(s) {unknown}; allowed keys are {sorted(known)}.")
-        return cls(**d).validate()
+        return config_from_dict(cls, d)
     @classmethod
     def load(cls, path) -> PipelineConfig:
         "Read a config from a JSON file."
-        try: return cls.from_dict(json.loads(Path(path).read_text()))
-        except FileNotFoundError: raise FileNotFoundError(f"No pipeline config at {path}.") from None
-        except json.JSONDecodeError as e: raise ValueError(f"{path} is not valid JSON: {e}") from None
+        return cls.from_dict(read_json(path, 'pipeline config'))
 
 # %% ../nbs/07_pipeline.ipynb #b9cd1583
 def _savefig(fig, path:Path, dpi:int=80):
@@ -112,19 +107,18 @@ def step_interpret(run:Path, data:CifarData, n:int) -> list:
 def step_export(run:Path, data:CifarData, formats:list) -> list:
     "Export the run's model in each format and measure each export against the Keras model on the test set."
     import keras
-    from cifar_cnn.serve import export_model, evaluate_export, Predictor
+    from cifar_cnn.serve import export_model, evaluate_export, Predictor, EXPORT_FILES, calibration_sample
     model = keras.models.load_model(run/'model.keras')
     cfg = TrainConfig.load(run/'config.json')
     d = data.subset(cfg.subset, cfg.test_subset, seed=cfg.seed)
-    ref = Predictor(model, classes=d.classes).probabilities(d.x_test).argmax(1)
-    names = {'savedmodel': 'savedmodel', 'tflite': 'model.tflite', 'tflite-int8': 'model_int8.tflite'}
-    cal = d.x_train[np.random.default_rng(cfg.seed).choice(len(d.x_train), min(500, len(d.x_train)), replace=False)]
-    rows = [dict(format='keras', path='model.keras', size_bytes=(run/'model.keras').stat().st_size, accuracy=float((ref == d.y_test).mean()), agree_with_keras=1.0)]
+    ref = Predictor(model, classes=d.classes).probabilities(d.x_test)
+    cal = calibration_sample(d.x_train, seed=cfg.seed)
+    rows = [dict(format='keras', path='model.keras', size_bytes=(run/'model.keras').stat().st_size, accuracy=float((ref.argmax(1) == d.y_test).mean()), agree_with_keras=1.0)]
     for f in formats:
-        path = export_model(model, run/'export'/names[f], f, calibration=cal, classes=d.classes)
-        e = evaluate_export(path, d.x_test, d.y_test)
+        path = export_model(model, run/'export'/EXPORT_FILES[f], f, calibration=cal, classes=d.classes)
+        e = evaluate_export(path, d.x_test, d.y_test, reference=ref)
         rows.append(dict(format=f, path=str(path.relative_to(run)), size_bytes=e['size_bytes'], accuracy=e['accuracy'],
-                         agree_with_keras=float((e['probabilities'].argmax(1) == ref).mean())))
+                         agree_with_keras=e['agree_with_reference']))
     atomic_write(run/'export'/'exports.json', json.dumps(rows, indent=1))
     return [run/'export'/'exports.json']
 

@@ -13,15 +13,32 @@ from .data import load_cifar, train_val_split, make_dataset, CifarData, AUGMENT_
 from .models import build_model, model_summary, init_whitening, validate_hparams, MODELS
 
 # %% auto #0
-__all__ = ['OPTIMIZERS', 'SCHEDULES', 'PRECISIONS', 'PRESETS', 'TrainConfig', 'atomic_write', 'atomic_save_model',
-           'PiecewiseSchedule', 'make_schedule', 'AirbenchSGD', 'make_optimizer', 'prepare_data', 'choose_strategy',
-           'get_strategy', 'current_lr', 'EpochLog', 'BestCheckpoint', 'Lookahead', 'environment', 'cpu_has_bf16',
-           'read_history', 'train', 'plot_history', 'lr_find', 'plot_lr_find']
+__all__ = ['OPTIMIZERS', 'SCHEDULES', 'PRECISIONS', 'PRESETS', 'config_from_dict', 'read_json', 'TrainConfig', 'atomic_write',
+           'atomic_save_model', 'PiecewiseSchedule', 'make_schedule', 'AirbenchSGD', 'make_optimizer', 'prepare_data',
+           'choose_strategy', 'get_strategy', 'current_lr', 'EpochLog', 'BestCheckpoint', 'Lookahead', 'environment',
+           'cpu_has_bf16', 'read_history', 'train', 'plot_history', 'lr_find', 'plot_lr_find']
 
 # %% ../nbs/02_train.ipynb #692b04b2
 OPTIMIZERS = ('sgd', 'sgd_airbench', 'adam', 'adamw', 'rmsprop')
 SCHEDULES = ('constant', 'onecycle', 'warmup_linear', 'cosine', 'cosine_restarts', 'plateau')
 PRECISIONS = ('off', 'auto', 'mixed_float16', 'mixed_bfloat16')
+
+def config_from_dict(cls, # a config dataclass with a `validate()` method
+                     d:dict, # its fields
+                    ):
+    "A validated `cls` from a dict; unknown keys are an error that lists the allowed ones."
+    known = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(d) - known)
+    if unknown: raise ValueError(f"Unknown {cls.__name__} key(s) {unknown}; allowed keys are {sorted(known)}.")
+    return cls(**d).validate()
+
+def read_json(path, # a JSON file
+              what:str='file', # what it is, for the error message
+             ):
+    "The parsed JSON of `path`, with errors that name the file."
+    try: return json.loads(Path(path).read_text())
+    except FileNotFoundError: raise FileNotFoundError(f"No {what} at {path}.") from None
+    except json.JSONDecodeError as e: raise ValueError(f"{path} is not valid JSON: {e}") from None
 
 @dataclass
 class TrainConfig:
@@ -89,10 +106,7 @@ class TrainConfig:
     @classmethod
     def from_dict(cls, d:dict) -> TrainConfig:
         "A validated config from a dict; unknown keys are an error."
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(d) - known)
-        if unknown: raise ValueError(f"Unknown TrainConfig key(s) {unknown}; allowed keys are {sorted(known)}.")
-        return cls(**d).validate()
+        return config_from_dict(cls, d)
 
     def save(self, path) -> Path:
         "Write the config as JSON (atomically)."
@@ -101,10 +115,7 @@ class TrainConfig:
     @classmethod
     def load(cls, path) -> TrainConfig:
         "Read a config written by `save` (or by hand)."
-        try: d = json.loads(Path(path).read_text())
-        except FileNotFoundError: raise FileNotFoundError(f"No config file at {path}.") from None
-        except json.JSONDecodeError as e: raise ValueError(f"{path} is not valid JSON: {e}") from None
-        return cls.from_dict(d)
+        return cls.from_dict(read_json(path, 'config file'))
 
     def replace(self, **kw) -> TrainConfig:
         "A copy with some fields changed (validated)."

@@ -11,7 +11,6 @@ shipped float16 weights reach, not the run's float32 one (both are in the manife
 import argparse, datetime, json, os, shutil, sys, time
 from pathlib import Path
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
-import numpy as np
 import keras
 from cifar_cnn import __version__
 from cifar_cnn.data import load_cifar
