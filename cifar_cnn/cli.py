@@ -71,13 +71,15 @@ def _parse_value(v:str):
 
 _TRAIN_FLAGS = dict(name=str, model=str, data=str, dataset=str, subset=int, test_subset=int, epochs=int, batch_size=int,
                     optimizer=str, lr=float, weight_decay=float, schedule=str, warmup=float, label_smoothing=float,
-                    augment=str, mixed_precision=str, val_frac=float, patience=int, seed=int, out_dir=str)
+                    augment=str, mixed_precision=str, val_frac=float, patience=int, whiten_bias_epochs=int, seed=int, out_dir=str)
 
 def config_from_args(a) -> 'TrainConfig':
     "The `TrainConfig` of a `train` command line: `--config` file (or defaults) with the given flags on top."
     from cifar_cnn.train import TrainConfig
-    cfg = TrainConfig.load(a.config) if a.config else TrainConfig()
+    if a.config and getattr(a, 'preset', None): raise ValueError("Give --config or --preset, not both.")
+    cfg = TrainConfig.load(a.config) if a.config else TrainConfig.preset(a.preset) if getattr(a, 'preset', None) else TrainConfig()
     over = {k: getattr(a, k) for k in _TRAIN_FLAGS if getattr(a, k) is not None}
+    if getattr(a, 'alt_flip', False): over['alt_flip'] = True
     if over.get('augment') == 'none': over['augment'] = None
     hp = dict(cfg.hparams) if 'model' not in over or over['model'] == cfg.model else {}
     for kv in a.hparam or []:
@@ -221,6 +223,8 @@ def build_parser() -> argparse.ArgumentParser:
         "Train a model into a run directory (config.json, model.keras, history.csv, metrics.json, curves.png). Starts from "
         "--config (or the defaults); the flags given override it. An existing --run-dir with the same config is resumed.")
     t.add_argument('--config', help='TrainConfig JSON file to start from')
+    t.add_argument('--preset', default=None, help="start from a preset: fast (airbench94-style) or accurate (wider, cutout)")
+    t.add_argument('--alt-flip', action='store_true', help="airbench's alternating flip instead of a random one")
     for k, typ in _TRAIN_FLAGS.items():
         t.add_argument('--' + k.replace('_', '-'), dest=k, type=typ, default=None,
                        help={'data': "file/folder of data, or 'sample' for the data shipped with the package",

@@ -608,6 +608,7 @@ def make_dataset(x, # uint8 images (N, 32, 32, 3)
                  seed:int|None=0, # seed for shuffling and augmentation
                  drop_remainder:bool=False, # drop the last incomplete batch
                  prefetch:int=2, # batches prepared ahead of the model
+                 flip_phase=None, # a `tf.Variable` (int) for airbench's alternating flip instead of the policy's random flip; set it to `epoch % 2`
                 ):
     "A batched, optionally shuffled and augmented, prefetched `tf.data.Dataset` of `(images, labels)`."
     import tensorflow as tf, keras
@@ -616,6 +617,12 @@ def make_dataset(x, # uint8 images (N, 32, 32, 3)
     if batch_size < 1: raise ValueError(f"batch_size must be at least 1, got {batch_size}.")
     if drop_remainder and batch_size > len(x): raise ValueError(f"batch_size {batch_size} is larger than the {len(x)} examples and drop_remainder=True would yield nothing.")
     layers = augment_layers(augment, seed)
+    if flip_phase is not None:
+        if not any(l.name == 'flip' for l in layers):
+            raise ValueError(f"flip_phase (alternating flip) replaces the policy's random flip, but augment={augment!r} has none: use e.g. 'airbench'.")
+        layers = [l for l in layers if l.name != 'flip']
+        half = np.random.default_rng(seed).random(len(x)) < 0.5      # this fixed half is mirrored in even epochs, the rest in odd ones
+        x = np.where(half[:, None, None, None], x[:, :, ::-1], x)
     one_hot = one_hot or needs_one_hot(layers)
     pipe = keras.layers.Pipeline(layers) if layers else None
     ds = tf.data.Dataset.from_tensor_slices((x, y.astype(np.int32)))
@@ -623,6 +630,7 @@ def make_dataset(x, # uint8 images (N, 32, 32, 3)
     ds = ds.batch(batch_size, drop_remainder=drop_remainder)
     def prep(xb, yb):
         xb = tf.cast(xb, tf.float32)
+        if flip_phase is not None: xb = tf.cond(tf.equal(flip_phase, 1), lambda: tf.reverse(xb, [2]), lambda: xb)
         yb = tf.one_hot(yb, num_classes) if one_hot else yb
         if pipe is not None:
             out = pipe({'images': xb, 'labels': tf.cast(yb, tf.float32) if one_hot else yb}, training=True)

@@ -15,8 +15,9 @@ from .models import build_model, model_summary, init_whitening, validate_hparams
 # %% auto #0
 __all__ = ['OPTIMIZERS', 'SCHEDULES', 'PRECISIONS', 'PRESETS', 'config_from_dict', 'read_json', 'TrainConfig', 'atomic_write',
            'atomic_save_model', 'PiecewiseSchedule', 'make_schedule', 'AirbenchSGD', 'make_optimizer', 'prepare_data',
-           'choose_strategy', 'get_strategy', 'current_lr', 'EpochLog', 'BestCheckpoint', 'Lookahead', 'environment',
-           'cpu_has_bf16', 'read_history', 'train', 'plot_history', 'lr_find', 'plot_lr_find']
+           'choose_strategy', 'get_strategy', 'current_lr', 'EpochLog', 'BestCheckpoint', 'Lookahead',
+           'AlternatingFlip', 'WhiteningBias', 'environment', 'cpu_has_bf16', 'read_history', 'train', 'plot_history',
+           'lr_find', 'plot_lr_find']
 
 # %% ../nbs/02_train.ipynb #692b04b2
 OPTIMIZERS = ('sgd', 'sgd_airbench', 'adam', 'adamw', 'rmsprop')
@@ -69,6 +70,8 @@ class TrainConfig:
     val_frac: float = 0.1             # fraction of the training images held out for validation
     patience: int|None = None         # early stopping on validation accuracy (None: off)
     lookahead: bool = False           # airbench's lookahead: every 5 steps, pull the weights to their running average
+    alt_flip: bool = False            # airbench's alternating flip (each image mirrored every other epoch) instead of a random flip
+    whiten_bias_epochs: int = 0       # train the frozen whitening stem's bias for this many epochs, then freeze it (airbench: 3)
     select: str = 'best'              # model.keras holds the 'best' epoch by validation accuracy, or the 'last' one
     seed: int = 0                     # seeds Python, numpy, Keras, the split, shuffling and augmentation
     out_dir: str = 'runs'             # parent folder of run directories
@@ -96,6 +99,9 @@ class TrainConfig:
         if not 0 <= self.label_smoothing < 1: bad('label_smoothing', "must be in [0, 1)")
         if not 0 < self.val_frac < 1: bad('val_frac', "must be in (0, 1)")
         if not isinstance(self.hparams, dict): bad('hparams', "must be a dict")
+        if not isinstance(self.whiten_bias_epochs, int) or self.whiten_bias_epochs < 0: bad('whiten_bias_epochs', "must be an integer >= 0")
+        if self.whiten_bias_epochs and self.model != 'airbench': bad('whiten_bias_epochs', f"needs a model with a whitening stem ('airbench'), not {self.model!r}")
+        if self.alt_flip and self.augment in (None, 'none'): bad('alt_flip', f"needs an augmentation policy with a flip (augment={self.augment!r})")
         validate_hparams(self.model, self.hparams, MODELS[self.model].defaults)
         return self
 
@@ -152,13 +158,19 @@ def atomic_save_model(model:keras.Model, path) -> Path:
     return path
 
 # %% ../nbs/02_train.ipynb #50038a6c
-_AIRBENCH = dict(model='airbench', batch_size=1024, optimizer='sgd_airbench', lr=11.5 / (1024 * (1 + 1 / (1 - 0.85))) * 1024,
-                 momentum=0.85, nesterov=True, weight_decay=0.0153 / (1 + 1 / (1 - 0.85)) / (11.5 / (1024 * (1 + 1 / (1 - 0.85))) * 1024),
-                 bias_lr_scale=64.0, schedule='warmup_linear', warmup=0.23, warmup_start=0.2, label_smoothing=0.2,
-                 augment='airbench', lookahead=True, select='last', val_frac=0.02)
+def _airbench(lr=11.5, # airbench's learning rate per 1024 examples (PyTorch summed loss, decoupled from momentum)
+              wd=0.0153, # airbench's weight decay per 1024 examples, decoupled from the learning rate
+             ) -> dict:
+    "airbench's hyperparameters in this library's terms (Keras mean loss): batch 1024, SGD-Nesterov 0.85, lookahead."
+    mlr = lr / (1024 * (1 + 1 / (1 - 0.85))) * 1024                    # the mean-loss learning rate
+    return dict(model='airbench', batch_size=1024, optimizer='sgd_airbench', lr=mlr, momentum=0.85, nesterov=True,
+                weight_decay=wd / (1 + 1 / (1 - 0.85)) / mlr, bias_lr_scale=64.0, schedule='warmup_linear', warmup=0.23,
+                warmup_start=0.2, label_smoothing=0.2, augment='airbench', lookahead=True, select='last', val_frac=0.02)
+_AIRBENCH = _airbench()
 PRESETS = {
     'fast': dict(_AIRBENCH, epochs=18, mixed_precision='auto'),
-    'accurate': dict(_AIRBENCH, hparams=dict(widths=[128, 384, 384]), epochs=20, augment='airbench_cutout', mixed_precision='auto'),
+    # airbench95's widths and learning rate (10 per 1024), more epochs for the JPEG-decoded data, airbench96's cutout
+    'accurate': dict(_airbench(lr=10.0), hparams=dict(widths=[128, 384, 384]), epochs=24, augment='airbench_cutout', mixed_precision='auto'),
 }
 
 # %% ../nbs/02_train.ipynb #af6f969c
@@ -201,7 +213,7 @@ class AirbenchSGD(keras.optimizers.SGD):
     def __init__(self, learning_rate=0.01, coupled_decay:float=0.0, bias_scale:float=1.0, **kw):
         super().__init__(learning_rate, **kw)
         self.coupled_decay, self.bias_scale = coupled_decay, bias_scale
-    def _is_bn_bias(self, v): return v.path.endswith('beta') or '_bn' in v.path and v.path.endswith('bias')
+    def _is_bn_bias(self, v): return v.path.endswith(('beta', 'whiten/bias')) or '_bn' in v.path and v.path.endswith('bias')
     def apply(self, grads, trainable_variables=None):
         vs = trainable_variables if trainable_variables is not None else self._trainable_variables
         # bias: scale·g + c·b, so its step is scale·lr·g + lr·c·b (same decay per step as the other weights)
@@ -229,8 +241,11 @@ def make_optimizer(config:TrainConfig, # uses optimizer, momentum, nesterov, wei
 # %% ../nbs/02_train.ipynb #9adec65e
 def prepare_data(config:TrainConfig, # uses dataset, data, label_mode, subset, test_subset, val_frac, batch_size, augment, seed
                  data:CifarData|None=None, # use these arrays instead of loading `config.data`
+                 flip_phase=None, # with `config.alt_flip`: the `tf.Variable` the training loop sets to `epoch % 2` (`AlternatingFlip`)
                 ) -> dict:
     "Train/validation `tf.data` pipelines and test arrays for `config`."
+    if config.alt_flip and flip_phase is None:
+        raise ValueError("config.alt_flip needs the flip_phase variable that the training loop updates: pass AlternatingFlip().phase.")
     if data is None: data = load_cifar(config.dataset, path=config.data, label_mode=config.label_mode)
     data = data.subset(config.subset, config.test_subset, seed=config.seed)
     xtr, ytr, xval, yval = train_val_split(data.x_train, data.y_train, config.val_frac, seed=config.seed)
@@ -239,7 +254,7 @@ def prepare_data(config:TrainConfig, # uses dataset, data, label_mode, subset, t
     n = data.num_classes
     one_hot = config.label_smoothing > 0 or config.augment in ('mixup', 'cutmix')
     train_ds = make_dataset(xtr, ytr, config.batch_size, shuffle=True, augment=config.augment, num_classes=n,
-                            one_hot=one_hot, seed=config.seed, drop_remainder=True)
+                            one_hot=one_hot, seed=config.seed, drop_remainder=True, flip_phase=flip_phase if config.alt_flip else None)
     val_ds = make_dataset(xval, yval, max(config.batch_size, 256), num_classes=n, one_hot=one_hot)
     return dict(data=data, train=train_ds, val=val_ds, x_train=xtr, y_train=ytr, x_val=xval, y_val=yval,
                 x_test=data.x_test, y_test=data.y_test, num_classes=n, one_hot=one_hot,
@@ -314,6 +329,29 @@ class Lookahead(keras.callbacks.Callback):
     def on_train_end(self, logs=None):
         if self.avg is not None: self._sync(1.0)
 
+class AlternatingFlip(keras.callbacks.Callback):
+    "airbench's alternating flip: sets `phase` (read by `make_dataset(flip_phase=)`) to `epoch % 2` before every epoch; logs it as `flip_phase`."
+    def __init__(self):
+        import tensorflow as tf
+        super().__init__(); self.phase = tf.Variable(0, dtype='int32', trainable=False, name='flip_phase')
+    def on_epoch_begin(self, epoch, logs=None): self.phase.assign(epoch % 2)
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is not None: logs['flip_phase'] = int(self.phase.numpy())
+
+class WhiteningBias(keras.callbacks.Callback):
+    "Train only the bias of the `whiten` stem (made trainable), for the first `epochs` epochs: its kernel, and then its bias, are put back after every step."
+    def __init__(self, epochs:int): super().__init__(); self.epochs, self.bias = epochs, None
+    def on_train_begin(self, logs=None):
+        self.layer = self.model.get_layer('whiten')
+        if not self.layer.trainable: raise ValueError("WhiteningBias needs model.get_layer('whiten').trainable = True before compile.")
+        self.kernel = keras.ops.convert_to_numpy(self.layer.kernel)     # after BackupAndRestore: a resumed run's values
+    def on_epoch_begin(self, epoch, logs=None):
+        if epoch >= self.epochs and self.bias is None: self.bias = keras.ops.convert_to_numpy(self.layer.bias)
+    def on_train_batch_end(self, batch, logs=None):
+        self.layer.kernel.assign(self.kernel)
+        if self.bias is not None: self.layer.bias.assign(self.bias)
+    def on_train_end(self, logs=None): self.on_train_batch_end(None)   # after Lookahead's last average: the frozen values once more
+
 # %% ../nbs/02_train.ipynb #30e1c503
 def environment() -> dict:
     "Versions and hardware a run was measured on."
@@ -355,7 +393,8 @@ def _run_dir(config, run_dir, overwrite):
     if Path(config.out_dir).exists() and not Path(config.out_dir).is_dir(): raise NotADirectoryError(f"out_dir {config.out_dir} is a file: choose another path.")
     cfg_file = run_dir/'config.json'
     if cfg_file.exists() and not overwrite:
-        old, new = json.loads(cfg_file.read_text()), json.loads(json.dumps(config.to_dict()))
+        new = json.loads(json.dumps(config.to_dict()))
+        old = {**json.loads(json.dumps(TrainConfig().to_dict())), **json.loads(cfg_file.read_text())}   # fields added since then: defaults
         if old != new:
             diff = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
             raise ValueError(f"{run_dir} holds a run with a different config (differs in {diff}): pass overwrite=True to replace it, or use another run_dir.")
@@ -386,7 +425,8 @@ def train(config:TrainConfig, # what to train, on what, how
         if not quiet: print(f"{run_dir} is complete: nothing to do (overwrite=True retrains it).")
         return run_dir
     keras.utils.set_random_seed(config.seed)
-    d = prepare_data(config, data)
+    alt = AlternatingFlip() if config.alt_flip else None
+    d = prepare_data(config, data, flip_phase=alt and alt.phase)
     policy = _precision(config.mixed_precision)
     old_policy = keras.mixed_precision.global_policy().name
     keras.mixed_precision.set_global_policy(policy)
@@ -394,6 +434,9 @@ def train(config:TrainConfig, # what to train, on what, how
         with get_strategy().scope():
             model = build_model(config.model, d['num_classes'], **config.hparams)
             if 'whiten' in [l.name for l in model.layers]: init_whitening(model, d['x_train'][:5000])
+            if config.whiten_bias_epochs:
+                if 'whiten' not in [l.name for l in model.layers]: raise ValueError(f"whiten_bias_epochs needs a model with a 'whiten' stem; {config.model!r} has none.")
+                model.get_layer('whiten').trainable = True
             loss = (keras.losses.CategoricalCrossentropy(from_logits=True, label_smoothing=config.label_smoothing) if d['one_hot']
                     else keras.losses.SparseCategoricalCrossentropy(from_logits=True))
             model.compile(optimizer=make_optimizer(config, d['steps_per_epoch']), loss=loss, metrics=['accuracy'])
@@ -403,6 +446,8 @@ def train(config:TrainConfig, # what to train, on what, how
         if config.schedule == 'plateau': cbs.append(keras.callbacks.ReduceLROnPlateau('val_loss', factor=0.5, patience=2, verbose=0))
         if config.patience: cbs.append(keras.callbacks.EarlyStopping('val_accuracy', patience=config.patience))
         if config.lookahead: cbs.insert(0, Lookahead(config.epochs * d['steps_per_epoch']))
+        if alt: cbs.insert(0, alt)
+        if config.whiten_bias_epochs: cbs.append(WhiteningBias(config.whiten_bias_epochs))   # after BackupAndRestore and Lookahead
         if not quiet: print(f"{'resuming' if resuming else 'training'} {config.model} in {run_dir} ({policy}): "
                             f"{len(d['x_train'])} train / {len(d['x_val'])} val / {len(d['x_test'])} test images", flush=True)
         model.fit(d['train'], validation_data=d['val'], epochs=config.epochs, callbacks=cbs + list(callbacks or []), verbose=verbose, shuffle=False)

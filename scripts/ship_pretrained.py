@@ -16,7 +16,13 @@ from cifar_cnn import __version__
 from cifar_cnn.data import load_cifar
 from cifar_cnn.models import save_weights_npz, pretrained, pretrained_dir, model_summary
 from cifar_cnn.evaluate import evaluate
-from cifar_cnn.train import environment
+from cifar_cnn.train import environment, PRESETS
+
+MAX_BYTES = 10_000_000   # the package ships at most 10 MB of weights
+
+def preset_of(cfg):
+    "The preset whose every field `cfg` keeps, or None."
+    return next((n for n, p in PRESETS.items() if all(cfg.get(k) == (list(v) if isinstance(v, tuple) else v) for k, v in p.items())), None)
 
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -31,9 +37,11 @@ def main():
     tmp = out.with_name(out.name + '.tmp'); shutil.rmtree(tmp, ignore_errors=True); tmp.mkdir(parents=True)
     model = keras.models.load_model(run/'model.keras')
     sha = save_weights_npz(model, tmp/'weights.npz')
+    if (size := (tmp/'weights.npz').stat().st_size) > MAX_BYTES:
+        shutil.rmtree(tmp); sys.exit(f"{run}: its weights take {size / 1e6:.1f} MB, more than the {MAX_BYTES / 1e6:.0f} MB the package may ship.")
     for f in ('config.json', 'metrics.json', 'history.csv'): shutil.copy(run/f, tmp/f)
     manifest = dict(name=f"{cfg['model']}-{cfg['dataset']}-{cfg['epochs']}ep-seed{cfg['seed']}", num_classes=data.num_classes, classes=data.classes,
-                    weights_sha256=sha, model=cfg['model'], hparams=cfg.get('hparams', {}))
+                    weights_sha256=sha, model=cfg['model'], hparams=cfg.get('hparams', {}), preset=preset_of(cfg))
     (tmp/'manifest.json').write_text(json.dumps(manifest, indent=1))
     shipped = pretrained(tmp)
     t0 = time.time()
@@ -53,8 +61,8 @@ def main():
     c = cfg
     (tmp/'MODEL.md').write_text(f"""# Pretrained model: {manifest['name']}
 
-The `{c['model']}` net ({manifest['params']:,} parameters, {manifest['flops'] / 1e6:.0f} MFLOPs per image) trained by the
-`fast` recipe (`TrainConfig.preset('fast')` with {json.dumps({k: c[k] for k in ('epochs', 'mixed_precision', 'seed')})}) on
+The `{c['model']}` net ({json.dumps(c.get('hparams') or {})}; {manifest['params']:,} parameters, {manifest['flops'] / 1e6:.0f} MFLOPs per image) trained by
+{f"the `{manifest['preset']}` recipe (`TrainConfig.preset('{manifest['preset']}', seed={c['seed']})`)" if manifest['preset'] else "the config in `config.json`"} on
 {met['n_train']:,} images of the full CIFAR-10 ({met['n_val']:,} held out for validation), in {met['train_seconds'] / 60:.1f} minutes on
 {met['environment']['cpu']} ({met['environment']['cpu_count']} cores, TensorFlow {met['environment']['tensorflow']}).
 
