@@ -24,7 +24,9 @@ def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument('--steps', type=int, default=12); p.add_argument('--batches', default='512,1024')
     p.add_argument('--policies', default='float32,mixed_bfloat16')
+    p.add_argument('--hparams', default='{}', help='JSON hyperparameters of the airbench net, e.g. \'{"widths": [128, 256, 320], "residual": true}\'')
     a = p.parse_args()
+    hp = json.loads(a.hparams)
     data = load_cifar()
     x, y = data.x_train[:49000], data.y_train[:49000]
     for policy in a.policies.split(','):
@@ -37,7 +39,7 @@ def main():
             inp = a.steps * bs / (time.perf_counter() - t)
             keras.mixed_precision.set_global_policy(policy); keras.utils.set_random_seed(0)
             cfg = TrainConfig.preset('fast', batch_size=bs)
-            m = build_model('airbench'); init_whitening(m, x[:5000])
+            m = build_model('airbench', **hp); init_whitening(m, x[:5000])
             m.compile(make_optimizer(cfg, len(x) // bs), keras.losses.CategoricalCrossentropy(from_logits=True, label_smoothing=0.2))
             one = tf.data.Dataset.from_tensors((xb, yb)).repeat()
             m.fit(one, steps_per_epoch=3, epochs=1, verbose=0)
@@ -46,9 +48,9 @@ def main():
             t = time.perf_counter(); m.fit(ds, steps_per_epoch=a.steps, epochs=1, verbose=0, callbacks=[Lookahead(10 * len(x) // bs)])
             fit = a.steps * bs / (time.perf_counter() - t)
             keras.mixed_precision.set_global_policy('float32')
-            row = dict(policy=policy, batch=bs, input_images_per_sec=round(inp, 1), step_images_per_sec=round(step, 1), fit_images_per_sec=round(fit, 1),
-                       steps=a.steps, environment=environment(), command='CIFAR_CNN_DATA=../shared/data python benchmarks/step_profile.py')
-            print(json.dumps({k: row[k] for k in ('policy', 'batch', 'input_images_per_sec', 'step_images_per_sec', 'fit_images_per_sec')}), flush=True)
+            row = dict(policy=policy, batch=bs, hparams=hp, params=m.count_params(), input_images_per_sec=round(inp, 1), step_images_per_sec=round(step, 1), fit_images_per_sec=round(fit, 1),
+                       steps=a.steps, environment=environment(), command='CIFAR_CNN_DATA=../shared/data python benchmarks/step_profile.py' + (f" --hparams '{a.hparams}'" if hp else ''))
+            print(json.dumps({k: row[k] for k in ('hparams', 'params', 'policy', 'batch', 'input_images_per_sec', 'step_images_per_sec', 'fit_images_per_sec')}), flush=True)
             with open(ROOT/'benchmarks'/'logs'/'step_profile.jsonl', 'a') as f: f.write(json.dumps(row) + '\n')
 
 if __name__ == '__main__': main()

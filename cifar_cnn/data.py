@@ -560,7 +560,8 @@ AUGMENT_POLICIES = {
     'standard': 'horizontal flip + pad-4-and-crop (translate up to 4 px, zero fill)',
     'strong': 'standard + rotation ±15° + zoom ±10% + colour jitter + cutout (RandomErasing)',
     'airbench': 'horizontal flip + translate up to 2 px with reflect padding (airbench94)',
-    'airbench_cutout': 'airbench + cutout of about 12x12 px (airbench96)',
+    'airbench_cutout': 'airbench + cutout of about 12x12 px',
+    'airbench96': 'horizontal flip + translate up to 4 px with reflect padding + cutout of about 12x12 px (airbench96)',
     'mixup': 'standard + MixUp (alpha 0.2); labels become one-hot',
     'cutmix': 'standard + CutMix; labels become one-hot',
 }
@@ -579,10 +580,10 @@ def augment_layers(policy='standard', # a name from `AUGMENT_POLICIES`, a list o
     if policy not in AUGMENT_POLICIES: raise ValueError(f"Unknown augmentation policy {policy!r}: use one of {list(AUGMENT_POLICIES)} or a list of Keras layers.")
     s = (lambda i: None) if seed is None else (lambda i: seed + i)
     flip = lambda: L.RandomFlip('horizontal', seed=s(0), name='flip')
+    cutout = lambda: L.RandomErasing(factor=1.0, scale=(0.14, 0.14), fill_value=0., seed=s(6), name='cutout')  # 0.14 * 32² ≈ 12²
     shift = lambda px, fill='constant': L.RandomTranslation(px / 32, px / 32, fill_mode=fill, interpolation='nearest', seed=s(1), name=f'translate{px}')
     layers = dict(none=[], flip=[flip()], basic=[flip(), shift(2)], airbench=[flip(), shift(2, 'reflect')],
-                  airbench_cutout=[flip(), shift(2, 'reflect'), L.RandomErasing(factor=1.0, scale=(0.14, 0.14), fill_value=0.,
-                                                                               seed=s(6), name='cutout')])
+                  airbench_cutout=[flip(), shift(2, 'reflect'), cutout()], airbench96=[flip(), shift(4, 'reflect'), cutout()])
     std = lambda: [flip(), shift(4)]
     layers.update(standard=std(), mixup=std() + [L.MixUp(alpha=0.2, seed=s(7), name='mixup')],
                   cutmix=std() + [L.CutMix(seed=s(8), name='cutmix')],

@@ -69,6 +69,7 @@ def validate_hparams(name:str, # model name (for messages)
             if isinstance(v, bool) or not isinstance(v, (int, float)): raise ValueError(f"{name}: {k} must be a number, got {v!r}.")
             lo, hi = _RANGES.get(k, (0, math.inf))
             if not lo <= v <= hi: raise ValueError(f"{name}: {k}={v} is out of range; it must be in [{lo}, {hi}].")
+        if isinstance(d, bool) and not isinstance(v, bool): raise ValueError(f"{name}: {k} must be True or False, got {v!r}.")
         if k == 'activation' and v not in ACTIVATIONS: raise ValueError(f"{name}: activation {v!r} is not one of {ACTIVATIONS}.")
         if isinstance(d, (list, tuple)):
             if not isinstance(v, (list, tuple)) or len(v) != len(d) or any(not isinstance(i, int) or i < 1 for i in v):
@@ -203,21 +204,26 @@ def resnet9(num_classes, input_shape, width, activation, l2, head_scale):
 # %% ../nbs/01_models.ipynb #e3014323
 @register_model('airbench', "airbench94-style fast net: frozen 2×2 patch-whitening stem, 3 conv blocks (64/256/256), max-pool head ×1/9",
                 'Keller Jordan, airbench (2024): airbench94', expected='80.6% test after 3 epochs, one shared recipe (benchmarks/logs/seed_models_3ep.jsonl)', width=1.0, widths=(64, 256, 256), activation='gelu',
-                bn_momentum=0.6, head_scale=1 / 9, l2=0.0, dirac=True)
-def airbench(num_classes, input_shape, width, widths, activation, bn_momentum, head_scale, l2, dirac):
+                bn_momentum=0.6, head_scale=1 / 9, l2=0.0, dirac=True, residual=False)
+def airbench(num_classes, input_shape, width, widths, activation, bn_momentum, head_scale, l2, dirac, residual):
     # Keras' BN momentum is the weight of the old statistics; airbench's momentum 0.6 means 0.4 of the new ones.
     w = [int(f * width) for f in widths]
     inp, x = _inputs(input_shape)
     x = L.Conv2D(24, 2, padding='valid', use_bias=True, trainable=False, name='whiten')(x)
     x = L.Activation(activation, name='whiten_act')(x)
+    conv = lambda f, b, i: L.Conv2D(f, 3, padding='same', use_bias=False, kernel_regularizer=_reg(l2), name=f'block{b}_conv{i}')
+    bn = lambda b, i: L.BatchNormalization(momentum=bn_momentum, scale=False, epsilon=1e-12, name=f'block{b}_bn{i}')
     for b, f in enumerate(w, 1):
-        x = L.Conv2D(f, 3, padding='same', use_bias=False, kernel_regularizer=_reg(l2), name=f'block{b}_conv1')(x)
+        x = conv(f, b, 1)(x)
         x = L.MaxPooling2D(name=f'block{b}_pool')(x)
-        x = L.BatchNormalization(momentum=bn_momentum, scale=False, epsilon=1e-12, name=f'block{b}_bn1')(x)
-        x = L.Activation(activation, name=f'block{b}_act1')(x)
-        x = L.Conv2D(f, 3, padding='same', use_bias=False, kernel_regularizer=_reg(l2), name=f'block{b}_conv2')(x)
-        x = L.BatchNormalization(momentum=bn_momentum, scale=False, epsilon=1e-12, name=f'block{b}_bn2')(x)
+        x = bn(b, 1)(x)
+        x = x0 = L.Activation(activation, name=f'block{b}_act1')(x)
+        x = bn(b, 2)(conv(f, b, 2)(x))
         x = L.Activation(activation, name=f'block{b}_act2')(x)
+        if residual:   # airbench96: a third conv, and a shortcut around the last two
+            x = bn(b, 3)(conv(f, b, 3)(x))
+            x = L.Add(name=f'block{b}_add')([x, x0])
+            x = L.Activation(activation, name=f'block{b}_act3')(x)
     x = L.GlobalMaxPooling2D(name='pool')(x)
     x = L.Dense(num_classes, use_bias=False, kernel_regularizer=_reg(l2), dtype='float32', name='logits_unscaled')(x)
     out = L.Rescaling(head_scale, dtype='float32', name='logits')(x)

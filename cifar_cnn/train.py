@@ -168,8 +168,9 @@ def _airbench(lr=11.5, # airbench's learning rate per 1024 examples (PyTorch sum
                 warmup_start=0.2, label_smoothing=0.2, augment='airbench', lookahead=True, select='last', val_frac=0.02)
 PRESETS = {
     'fast': dict(_airbench(), epochs=18, mixed_precision='auto'),
-    # airbench95's widths and learning rate (10 per 1024), more epochs for the JPEG-decoded data, airbench96's cutout
-    'accurate': dict(_airbench(lr=10.0), hparams=dict(widths=[128, 384, 384]), epochs=24, augment='airbench_cutout', mixed_precision='auto'),
+    # airbench96's net (3 convs per block, residual) at widths that ship in <= 10 MB of float16, its lr, decay and augmentation
+    'accurate': dict(_airbench(lr=9.0, wd=0.012), hparams=dict(widths=[128, 256, 320], residual=True), epochs=36, augment='airbench96',
+                     alt_flip=True, mixed_precision='auto'),
 }
 
 # %% ../nbs/02_train.ipynb #af6f969c
