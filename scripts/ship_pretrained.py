@@ -8,7 +8,7 @@ set, without and with airbench's TTA), manifest.json (checksum, class names, acc
 (the model card). It refuses a run that was not trained on the full CIFAR-10, and states the accuracy that the
 shipped float16 weights reach, not the run's float32 one (both are in the manifest).
 """
-import argparse, datetime, json, os, shutil, sys, time
+import argparse, datetime, json, os, shutil, subprocess, sys, time
 from pathlib import Path
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
 import keras
@@ -23,6 +23,11 @@ MAX_BYTES = 10_000_000   # the package ships at most 10 MB of weights
 def preset_of(cfg):
     "The preset whose every field `cfg` keeps, or None."
     return next((n for n, p in PRESETS.items() if all(cfg.get(k) == (list(v) if isinstance(v, tuple) else v) for k, v in p.items())), None)
+
+def git_commit():
+    "The repository's HEAD commit (presets change over time: the card names the commit whose preset trained the model), or None."
+    try: return subprocess.run(['git', 'rev-parse', 'HEAD'], cwd=Path(__file__).resolve().parents[1], capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError): return None
 
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -41,7 +46,7 @@ def main():
         shutil.rmtree(tmp); sys.exit(f"{run}: its weights take {size / 1e6:.1f} MB, more than the {MAX_BYTES / 1e6:.0f} MB the package may ship.")
     for f in ('config.json', 'metrics.json', 'history.csv'): shutil.copy(run/f, tmp/f)
     manifest = dict(name=f"{cfg['model']}-{cfg['dataset']}-{cfg['epochs']}ep-seed{cfg['seed']}", num_classes=data.num_classes, classes=data.classes,
-                    weights_sha256=sha, model=cfg['model'], hparams=cfg.get('hparams', {}), preset=preset_of(cfg))
+                    weights_sha256=sha, model=cfg['model'], hparams=cfg.get('hparams', {}), preset=preset_of(cfg), preset_commit=git_commit())
     (tmp/'manifest.json').write_text(json.dumps(manifest, indent=1))
     shipped = pretrained(tmp)
     t0 = time.time()
@@ -62,7 +67,7 @@ def main():
     (tmp/'MODEL.md').write_text(f"""# Pretrained model: {manifest['name']}
 
 The `{c['model']}` net ({json.dumps(c.get('hparams') or {})}; {manifest['params']:,} parameters, {manifest['flops'] / 1e6:.0f} MFLOPs per image) trained by
-{f"the `{manifest['preset']}` recipe (`TrainConfig.preset('{manifest['preset']}', seed={c['seed']})`)" if manifest['preset'] else "the config in `config.json`"} on
+{f"the `{manifest['preset']}` recipe as defined at commit `{(manifest['preset_commit'] or 'unknown')[:7]}` (`TrainConfig.preset('{manifest['preset']}', seed={c['seed']})` there; `config.json` holds every field)" if manifest['preset'] else "the config in `config.json`"} on
 {met['n_train']:,} images of the full CIFAR-10 ({met['n_val']:,} held out for validation), in {met['train_seconds'] / 60:.1f} minutes on
 {met['environment']['cpu']} ({met['environment']['cpu_count']} cores, TensorFlow {met['environment']['tensorflow']}).
 
