@@ -5,9 +5,9 @@
 For each seed: `train(TrainConfig.preset(PRESET, seed=SEED))` on the full training set (minus the preset's small
 validation split), then accuracy on the 10,000 test images without test-time augmentation, with `flip`, and with
 `flip_translate` (airbench's TTA). One JSON line per run is appended to benchmarks/logs/<preset>.jsonl as soon as it
-finishes (with wall time, images/s and the environment); seeds already there are skipped, and an interrupted run
-resumes from its last epoch (run directories under runs/bench/, git-ignored). The summary (mean ± std over the runs
-in the log) is printed and written to benchmarks/<preset>.md.
+finishes (with wall time, images/s and the environment); seeds already there with the same config are skipped, and an
+interrupted run resumes from its last epoch (run directories under runs/bench/, git-ignored). The summary (mean ± std
+over the runs in the log that trained the preset as it is defined now) is printed and written to benchmarks/<tag>.md.
 """
 import argparse, json, os, time
 from pathlib import Path
@@ -35,6 +35,11 @@ def summary(rows, preset):
                   f"TTA flip+translate {ms(acc['tta_flip_translate'])}; training time {ms(acc['train_seconds'], 1)} s."]
     return '\n'.join(lines) + '\n'
 
+def same_spec(row, cfg):
+    "Whether a logged run trained `cfg`'s recipe (every field but name, folder and seed; fields added since: defaults)."
+    skip, now, default = ('name', 'out_dir', 'seed'), json.loads(json.dumps(cfg.to_dict())), TrainConfig().to_dict()
+    return all(row['config'].get(k, default[k]) == v for k, v in now.items() if k not in skip)
+
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument('--preset', default='fast'); p.add_argument('--seeds', default='0')
@@ -45,9 +50,12 @@ def main():
     log = ROOT/'benchmarks'/'logs'/f'{tag}.jsonl'
     rows = [json.loads(l) for l in log.read_text().splitlines()] if log.exists() else []
     data = load_cifar()
+    spec = TrainConfig.preset(a.preset, **over)
+    if rows and not all(same_spec(r, spec) for r in rows):
+        print(f"{log.name} also holds runs of an earlier spec of this preset: they stay in the log, the summary leaves them out", flush=True)
     for seed in map(int, a.seeds.split(',')):
-        if any(r['seed'] == seed for r in rows): print(f"seed {seed}: already in {log.name}", flush=True); continue
         cfg = TrainConfig.preset(a.preset, seed=seed, name=f'{tag}-s{seed}', out_dir=str(ROOT/'runs'/'bench'), **over)
+        if any(r['seed'] == seed and same_spec(r, cfg) for r in rows): print(f"seed {seed}: already in {log.name}", flush=True); continue
         t0 = time.time()
         run = train(cfg, data=data, run_dir=ROOT/'runs'/'bench'/cfg.name)
         met = json.loads((run/'metrics.json').read_text())
@@ -60,6 +68,8 @@ def main():
         print(json.dumps({k: row[k] for k in ('seed', 'test_accuracy', 'tta_flip', 'tta_flip_translate', 'train_seconds')}), flush=True)
         with open(log, 'a') as f: f.write(json.dumps(row) + '\n')
         rows.append(row)
+    rows = [r for r in rows if same_spec(r, spec)]
+    if not rows: print("no run of this spec in the log yet"); return
     md = ROOT/'benchmarks'/f'{tag}.md'
     md.write_text(summary(rows, tag)); print(md.read_text())
 
