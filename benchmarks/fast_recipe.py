@@ -48,14 +48,14 @@ def main():
     over = {k: json.loads(v) for k, v in (s.split('=', 1) for s in a.set)}
     tag = a.preset + ''.join(f'_{k}{v}' for k, v in over.items()).replace(' ', '')
     log = ROOT/'benchmarks'/'logs'/f'{tag}.jsonl'
-    rows = [json.loads(l) for l in log.read_text().splitlines()] if log.exists() else []
-    data = load_cifar()
+    logged = [json.loads(l) for l in log.read_text().splitlines()] if log.exists() else []
     spec = TrainConfig.preset(a.preset, **over)
-    if rows and not all(same_spec(r, spec) for r in rows):
-        print(f"{log.name} also holds runs of an earlier spec of this preset: they stay in the log, the summary leaves them out", flush=True)
+    rows = [r for r in logged if same_spec(r, spec)]   # runs of the preset as defined now; earlier specs stay in the log
+    if len(rows) < len(logged): print(f"{log.name} also holds {len(logged) - len(rows)} run(s) of an earlier spec: the summary leaves them out", flush=True)
+    data = load_cifar()
     for seed in map(int, a.seeds.split(',')):
+        if any(r['seed'] == seed for r in rows): print(f"seed {seed}: already in {log.name}", flush=True); continue
         cfg = TrainConfig.preset(a.preset, seed=seed, name=f'{tag}-s{seed}', out_dir=str(ROOT/'runs'/'bench'), **over)
-        if any(r['seed'] == seed and same_spec(r, cfg) for r in rows): print(f"seed {seed}: already in {log.name}", flush=True); continue
         t0 = time.time()
         run = train(cfg, data=data, run_dir=ROOT/'runs'/'bench'/cfg.name)
         met = json.loads((run/'metrics.json').read_text())
@@ -68,7 +68,6 @@ def main():
         print(json.dumps({k: row[k] for k in ('seed', 'test_accuracy', 'tta_flip', 'tta_flip_translate', 'train_seconds')}), flush=True)
         with open(log, 'a') as f: f.write(json.dumps(row) + '\n')
         rows.append(row)
-    rows = [r for r in rows if same_spec(r, spec)]
     if not rows: print("no run of this spec in the log yet"); return
     md = ROOT/'benchmarks'/f'{tag}.md'
     md.write_text(summary(rows, tag)); print(md.read_text())
