@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
 import keras
-from cifar_cnn.train import TrainConfig, train
+from cifar_cnn.train import TrainConfig, train, recipe_diff
 from cifar_cnn.data import load_cifar
 from cifar_cnn.evaluate import predict
 
@@ -35,11 +35,6 @@ def summary(rows, preset):
                   f"TTA flip+translate {ms(acc['tta_flip_translate'])}; training time {ms(acc['train_seconds'], 1)} s."]
     return '\n'.join(lines) + '\n'
 
-def same_spec(row, cfg):
-    "Whether a logged run trained `cfg`'s recipe (every field but name, folder and seed; fields added since: defaults)."
-    skip, now, default = ('name', 'out_dir', 'seed'), json.loads(json.dumps(cfg.to_dict())), TrainConfig().to_dict()
-    return all(row['config'].get(k, default[k]) == v for k, v in now.items() if k not in skip)
-
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument('--preset', default='fast'); p.add_argument('--seeds', default='0')
@@ -50,7 +45,7 @@ def main():
     log = ROOT/'benchmarks'/'logs'/f'{tag}.jsonl'
     logged = [json.loads(l) for l in log.read_text().splitlines()] if log.exists() else []
     spec = TrainConfig.preset(a.preset, **over)
-    rows = [r for r in logged if same_spec(r, spec)]   # runs of the preset as defined now; earlier specs stay in the log
+    rows = [r for r in logged if not recipe_diff(spec, r['config'])]   # runs of the preset as defined now; earlier specs stay in the log
     if len(rows) < len(logged): print(f"{log.name} also holds {len(logged) - len(rows)} run(s) of an earlier spec: the summary leaves them out", flush=True)
     data = load_cifar()
     for seed in map(int, a.seeds.split(',')):

@@ -13,11 +13,11 @@ from .data import load_cifar, train_val_split, make_dataset, CifarData, AUGMENT_
 from .models import build_model, model_summary, init_whitening, validate_hparams, MODELS
 
 # %% auto #0
-__all__ = ['OPTIMIZERS', 'SCHEDULES', 'PRECISIONS', 'PRESETS', 'config_from_dict', 'read_json', 'TrainConfig', 'atomic_write',
-           'atomic_save_model', 'PiecewiseSchedule', 'make_schedule', 'AirbenchSGD', 'make_optimizer', 'prepare_data',
-           'choose_strategy', 'get_strategy', 'current_lr', 'EpochLog', 'BestCheckpoint', 'Lookahead',
-           'AlternatingFlip', 'WhiteningBias', 'environment', 'cpu_has_bf16', 'read_history', 'train', 'plot_history',
-           'lr_find', 'plot_lr_find']
+__all__ = ['OPTIMIZERS', 'SCHEDULES', 'PRECISIONS', 'PRESETS', 'RUN_FIELDS', 'config_from_dict', 'read_json', 'TrainConfig',
+           'atomic_write', 'atomic_save_model', 'recipe_diff', 'closest_preset', 'PiecewiseSchedule', 'make_schedule',
+           'AirbenchSGD', 'make_optimizer', 'prepare_data', 'choose_strategy', 'get_strategy', 'current_lr', 'EpochLog',
+           'BestCheckpoint', 'Lookahead', 'AlternatingFlip', 'WhiteningBias', 'environment', 'cpu_has_bf16',
+           'read_history', 'train', 'plot_history', 'lr_find', 'plot_lr_find']
 
 # %% ../nbs/02_train.ipynb #692b04b2
 OPTIMIZERS = ('sgd', 'sgd_airbench', 'adam', 'adamw', 'rmsprop')
@@ -172,6 +172,29 @@ PRESETS = {
     'accurate': dict(_airbench(lr=9.0, wd=0.012), hparams=dict(widths=[128, 256, 320], residual=True), epochs=36, augment='airbench96',
                      alt_flip=True, mixed_precision='auto'),
 }
+
+# %% ../nbs/02_train.ipynb #89caa483
+RUN_FIELDS = ('name', 'out_dir', 'seed')   # fields that name, place or seed a run without changing its recipe
+
+def _recipe_fields(c) -> dict:
+    "A config's fields as JSON values; a field missing from a dict (an older log) reads as its default."
+    d = c.to_dict() if isinstance(c, TrainConfig) else dict(c)
+    return json.loads(json.dumps({**TrainConfig().to_dict(), **d}))
+
+def recipe_diff(a, # a `TrainConfig` or its dict (`config.json`, a benchmark log row's config)
+                b, # another one
+                ignore=RUN_FIELDS, # fields left out of the comparison
+               ) -> dict:
+    "The fields where `b` trains differently from `a`, as `{field: (a's value, b's value)}`; empty: the same recipe."
+    da, db = _recipe_fields(a), _recipe_fields(b)
+    return {k: (da.get(k), db.get(k)) for k in {**da, **db} if k not in ignore and da.get(k) != db.get(k)}
+
+def closest_preset(config, # a `TrainConfig` or its dict
+                  ) -> tuple:
+    "`(preset, overrides)`: the preset `config` differs least from, and the fields that differ (`TrainConfig.preset(preset, **overrides)` trains its recipe)."
+    diffs = {p: recipe_diff(TrainConfig.preset(p), config) for p in PRESETS}
+    best = min(diffs, key=lambda p: len(diffs[p]))
+    return best, {k: b for k, (_, b) in diffs[best].items()}
 
 # %% ../nbs/02_train.ipynb #af6f969c
 @keras.saving.register_keras_serializable('cifar_cnn')

@@ -16,13 +16,16 @@ from cifar_cnn import __version__
 from cifar_cnn.data import load_cifar
 from cifar_cnn.models import save_weights_npz, pretrained, pretrained_dir, model_summary
 from cifar_cnn.evaluate import evaluate
-from cifar_cnn.train import environment, PRESETS
+from cifar_cnn.train import environment, closest_preset
 
 MAX_BYTES = 10_000_000   # the package ships at most 10 MB of weights
 
-def preset_of(cfg):
-    "The preset whose every field `cfg` keeps, or None."
-    return next((n for n, p in PRESETS.items() if all(cfg.get(k) == (list(v) if isinstance(v, tuple) else v) for k, v in p.items())), None)
+def preset_call(cfg):
+    "`(preset, overrides, call)`: the preset that trained `cfg` with at most 3 fields changed and the call that reproduces it, or Nones."
+    preset, over = closest_preset(cfg)
+    if len(over) > 3: return None, None, None
+    args = ''.join(f", {k}={v!r}" for k, v in {'seed': cfg['seed'], **over}.items())
+    return preset, over, f"TrainConfig.preset('{preset}'{args})"
 
 def git_commit():
     "The repository's HEAD commit (presets change over time: the card names the commit whose preset trained the model), or None."
@@ -46,7 +49,8 @@ def main():
         shutil.rmtree(tmp); sys.exit(f"{run}: its weights take {size / 1e6:.1f} MB, more than the {MAX_BYTES / 1e6:.0f} MB the package may ship.")
     for f in ('config.json', 'metrics.json', 'history.csv'): shutil.copy(run/f, tmp/f)
     manifest = dict(name=f"{cfg['model']}-{cfg['dataset']}-{cfg['epochs']}ep-seed{cfg['seed']}", num_classes=data.num_classes, classes=data.classes,
-                    weights_sha256=sha, model=cfg['model'], hparams=cfg.get('hparams', {}), preset=preset_of(cfg), preset_commit=git_commit())
+                    weights_sha256=sha, model=cfg['model'], hparams=cfg.get('hparams', {}), preset_commit=git_commit())
+    manifest['preset'], manifest['preset_overrides'], manifest['preset_call'] = preset_call(cfg)
     (tmp/'manifest.json').write_text(json.dumps(manifest, indent=1))
     shipped = pretrained(tmp)
     t0 = time.time()
@@ -67,7 +71,7 @@ def main():
     (tmp/'MODEL.md').write_text(f"""# Pretrained model: {manifest['name']}
 
 The `{c['model']}` net ({json.dumps(c.get('hparams') or {})}; {manifest['params']:,} parameters, {manifest['flops'] / 1e6:.0f} MFLOPs per image) trained by
-{f"the `{manifest['preset']}` recipe as defined at commit `{(manifest['preset_commit'] or 'unknown')[:7]}` (`TrainConfig.preset('{manifest['preset']}', seed={c['seed']})` there; `config.json` holds every field)" if manifest['preset'] else "the config in `config.json`"} on
+{f"the `{manifest['preset']}` recipe{' with ' + ', '.join(f'{k}={v!r}' for k, v in manifest['preset_overrides'].items()) if manifest['preset_overrides'] else ''} as defined at commit `{(manifest['preset_commit'] or 'unknown')[:7]}` (`{manifest['preset_call']}` there; `config.json` holds every field)" if manifest['preset'] else "the config in `config.json`"} on
 {met['n_train']:,} images of the full CIFAR-10 ({met['n_val']:,} held out for validation), in {met['train_seconds'] / 60:.1f} minutes on
 {met['environment']['cpu']} ({met['environment']['cpu_count']} cores, TensorFlow {met['environment']['tensorflow']}).
 
