@@ -28,11 +28,16 @@ def multipart_many(field, items):
 class Client(threading.local):
     def __init__(self, port): self.port = port; self.conn = None
     def post(self, path, boundary, body):
-        if self.conn is None: self.conn = http.client.HTTPConnection('127.0.0.1', self.port, timeout=60)
-        t = time.perf_counter()
-        self.conn.request('POST', path, body, {'Content-Type': f'multipart/form-data; boundary={boundary}'})
-        r = self.conn.getresponse(); data = r.read()
-        return r.status, time.perf_counter() - t, data
+        for retry in (False, True):
+            if self.conn is None: self.conn = http.client.HTTPConnection('127.0.0.1', self.port, timeout=60)
+            t = time.perf_counter()
+            try:
+                self.conn.request('POST', path, body, {'Content-Type': f'multipart/form-data; boundary={boundary}'})
+                r = self.conn.getresponse(); data = r.read()
+                return r.status, time.perf_counter() - t, data
+            except (BrokenPipeError, ConnectionResetError, http.client.RemoteDisconnected):
+                self.conn.close(); self.conn = None   # uvicorn closes a keep-alive connection idle for 5 s: reconnect once, as browsers do
+                if retry: raise
 
 def pct(lat, q): return round(float(np.percentile(np.array(lat) * 1000, q)), 2)
 
