@@ -67,11 +67,14 @@ def main():
                     command=f"CIFAR_CNN_DATA=../shared/data python scripts/ship_pretrained.py {a.run_dir}",
                     check_command="CIFAR_CNN_DATA=../shared/data cifar-cnn evaluate pretrained --tta flip_translate")
     (tmp/'manifest.json').write_text(json.dumps(manifest, indent=1))
-    c = cfg
+    c, m = cfg, manifest
+    changes = ' with ' + ', '.join(f'{k}={v!r}' for k, v in m['preset_overrides'].items()) if m['preset_overrides'] else ''
+    trained_by = (f"the `{m['preset']}` recipe{changes} as defined at commit `{(m['preset_commit'] or 'unknown')[:7]}` "
+                  f"(`{m['preset_call']}` there; `config.json` holds every field)" if m['preset'] else "the config in `config.json`")
     (tmp/'MODEL.md').write_text(f"""# Pretrained model: {manifest['name']}
 
 The `{c['model']}` net ({json.dumps(c.get('hparams') or {})}; {manifest['params']:,} parameters, {manifest['flops'] / 1e6:.0f} MFLOPs per image) trained by
-{f"the `{manifest['preset']}` recipe{' with ' + ', '.join(f'{k}={v!r}' for k, v in manifest['preset_overrides'].items()) if manifest['preset_overrides'] else ''} as defined at commit `{(manifest['preset_commit'] or 'unknown')[:7]}` (`{manifest['preset_call']}` there; `config.json` holds every field)" if manifest['preset'] else "the config in `config.json`"} on
+{trained_by} on
 {met['n_train']:,} images of the full CIFAR-10 ({met['n_val']:,} held out for validation), in {met['train_seconds'] / 60:.1f} minutes on
 {met['environment']['cpu']} ({met['environment']['cpu_count']} cores, TensorFlow {met['environment']['tensorflow']}).
 
