@@ -1,8 +1,8 @@
 """Where the fast recipe's training time goes on this machine: the input pipeline alone, the training step alone, and both.
 
-    CIFAR_CNN_DATA=../shared/data python benchmarks/step_profile.py [--steps 12] [--batches 512,1024]
+    CIFAR_CNN_DATA=../shared/data python benchmarks/step_profile.py [--steps 12] [--batches 512,1024] [--optimizers sgd_airbench,muon_airbench]
 
-For each batch size and precision policy (float32, mixed_bfloat16):
+For each batch size, precision policy (float32, mixed_bfloat16) and optimiser (the fast preset's by default):
 - input: images/s of the training `tf.data` pipeline alone (shuffle, batch, the airbench augmentation on the device
   graph, one-hot), iterated without a model;
 - step: images/s of `model.fit` on one batch held in memory (no input pipeline): the compiled train step by itself;
@@ -24,6 +24,7 @@ def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument('--steps', type=int, default=12); p.add_argument('--batches', default='512,1024')
     p.add_argument('--policies', default='float32,mixed_bfloat16')
+    p.add_argument('--optimizers', default='sgd_airbench', help="TrainConfig optimizers to time, e.g. 'sgd_airbench,muon_airbench'")
     p.add_argument('--hparams', default='{}', help='JSON hyperparameters of the airbench net, e.g. \'{"widths": [128, 256, 320], "residual": true}\'')
     a = p.parse_args()
     hp = json.loads(a.hparams)
@@ -37,20 +38,22 @@ def main():
             for _ in range(a.steps): xb, yb = next(it)
             _ = xb.numpy()
             inp = a.steps * bs / (time.perf_counter() - t)
-            keras.mixed_precision.set_global_policy(policy); keras.utils.set_random_seed(0)
-            cfg = TrainConfig.preset('fast', batch_size=bs)
-            m = build_model('airbench', **hp); init_whitening(m, x[:5000])
-            m.compile(make_optimizer(cfg, len(x) // bs), keras.losses.CategoricalCrossentropy(from_logits=True, label_smoothing=0.2))
-            one = tf.data.Dataset.from_tensors((xb, yb)).repeat()
-            m.fit(one, steps_per_epoch=3, epochs=1, verbose=0)
-            t = time.perf_counter(); m.fit(one, steps_per_epoch=a.steps, epochs=1, verbose=0); step = a.steps * bs / (time.perf_counter() - t)
-            m.fit(ds, steps_per_epoch=2, epochs=1, verbose=0)
-            t = time.perf_counter(); m.fit(ds, steps_per_epoch=a.steps, epochs=1, verbose=0, callbacks=[Lookahead(10 * len(x) // bs)])
-            fit = a.steps * bs / (time.perf_counter() - t)
-            keras.mixed_precision.set_global_policy('float32')
-            row = dict(policy=policy, batch=bs, hparams=hp, params=m.count_params(), input_images_per_sec=round(inp, 1), step_images_per_sec=round(step, 1), fit_images_per_sec=round(fit, 1),
-                       steps=a.steps, environment=environment(), command='CIFAR_CNN_DATA=../shared/data python benchmarks/step_profile.py' + (f" --hparams '{a.hparams}'" if hp else ''))
-            print(json.dumps({k: row[k] for k in ('hparams', 'params', 'policy', 'batch', 'input_images_per_sec', 'step_images_per_sec', 'fit_images_per_sec')}), flush=True)
-            with open(ROOT/'benchmarks'/'logs'/'step_profile.jsonl', 'a') as f: f.write(json.dumps(row) + '\n')
+            for opt in a.optimizers.split(','):
+                keras.mixed_precision.set_global_policy(policy); keras.utils.set_random_seed(0)
+                cfg = TrainConfig.preset('fast', batch_size=bs, optimizer=opt)
+                m = build_model('airbench', **hp); init_whitening(m, x[:5000])
+                m.compile(make_optimizer(cfg, len(x) // bs), keras.losses.CategoricalCrossentropy(from_logits=True, label_smoothing=0.2))
+                opts = tf.data.Options(); opts.autotune.enabled = False   # as make_dataset: autotune stalls this CPU (rows before 2026-11-26 lack it)
+                one = tf.data.Dataset.from_tensors((xb, yb)).repeat().with_options(opts)
+                m.fit(one, steps_per_epoch=3, epochs=1, verbose=0)
+                t = time.perf_counter(); m.fit(one, steps_per_epoch=a.steps, epochs=1, verbose=0); step = a.steps * bs / (time.perf_counter() - t)
+                m.fit(ds, steps_per_epoch=2, epochs=1, verbose=0)
+                t = time.perf_counter(); m.fit(ds, steps_per_epoch=a.steps, epochs=1, verbose=0, callbacks=[Lookahead(10 * len(x) // bs)])
+                fit = a.steps * bs / (time.perf_counter() - t)
+                keras.mixed_precision.set_global_policy('float32')
+                row = dict(policy=policy, batch=bs, optimizer=opt, hparams=hp, params=m.count_params(), input_images_per_sec=round(inp, 1), step_images_per_sec=round(step, 1), fit_images_per_sec=round(fit, 1),
+                           steps=a.steps, environment=environment(), command='CIFAR_CNN_DATA=../shared/data python benchmarks/step_profile.py' + (f" --hparams '{a.hparams}'" if hp else '') + (f' --optimizers {opt}' if opt != 'sgd_airbench' else ''))
+                print(json.dumps({k: row[k] for k in ('hparams', 'params', 'optimizer', 'policy', 'batch', 'input_images_per_sec', 'step_images_per_sec', 'fit_images_per_sec')}), flush=True)
+                with open(ROOT/'benchmarks'/'logs'/'step_profile.jsonl', 'a') as f: f.write(json.dumps(row) + '\n')
 
 if __name__ == '__main__': main()

@@ -15,12 +15,12 @@ from .models import build_model, model_summary, init_whitening, validate_hparams
 # %% auto #0
 __all__ = ['OPTIMIZERS', 'SCHEDULES', 'PRECISIONS', 'PRESETS', 'RUN_FIELDS', 'config_from_dict', 'read_json', 'TrainConfig',
            'atomic_write', 'atomic_save_model', 'recipe_diff', 'closest_preset', 'PiecewiseSchedule', 'make_schedule',
-           'AirbenchSGD', 'make_optimizer', 'prepare_data', 'choose_strategy', 'get_strategy', 'current_lr', 'EpochLog',
-           'BestCheckpoint', 'Lookahead', 'AlternatingFlip', 'WhiteningBias', 'environment', 'cpu_has_bf16',
-           'read_history', 'train', 'plot_history', 'lr_find', 'plot_lr_find']
+           'AirbenchSGD', 'newton_schulz', 'AirbenchMuon', 'make_optimizer', 'prepare_data', 'choose_strategy',
+           'get_strategy', 'current_lr', 'EpochLog', 'BestCheckpoint', 'Lookahead', 'AlternatingFlip', 'WhiteningBias',
+           'environment', 'cpu_has_bf16', 'read_history', 'train', 'plot_history', 'lr_find', 'plot_lr_find']
 
 # %% ../nbs/02_train.ipynb #692b04b2
-OPTIMIZERS = ('sgd', 'sgd_airbench', 'adam', 'adamw', 'rmsprop')
+OPTIMIZERS = ('sgd', 'sgd_airbench', 'muon_airbench', 'adam', 'adamw', 'rmsprop')
 SCHEDULES = ('constant', 'onecycle', 'warmup_linear', 'cosine', 'cosine_restarts', 'plateau')
 PRECISIONS = ('off', 'auto', 'mixed_float16', 'mixed_bfloat16')
 
@@ -54,11 +54,13 @@ class TrainConfig:
     hparams: dict = field(default_factory=dict)  # the model's hyperparameters
     epochs: int = 10                  # passes over the training split
     batch_size: int = 128             # images per step
-    optimizer: str = 'sgd'            # 'sgd' (momentum, Nesterov by default), 'sgd_airbench', 'adam', 'adamw', 'rmsprop'
+    optimizer: str = 'sgd'            # 'sgd' (momentum, Nesterov by default), 'sgd_airbench', 'muon_airbench', 'adam', 'adamw', 'rmsprop'
     lr: float = 0.05                  # peak learning rate
     momentum: float = 0.9             # SGD/RMSprop momentum
     nesterov: bool = True             # Nesterov momentum for SGD
-    bias_lr_scale: float = 1.0        # 'sgd_airbench': learning-rate multiplier for BatchNorm biases
+    bias_lr_scale: float = 1.0        # 'sgd_airbench'/'muon_airbench': learning-rate multiplier for BatchNorm biases
+    muon_lr: float = 0.24             # 'muon_airbench': peak learning rate of the conv kernels' Muon steps (airbench94_muon's)
+    muon_momentum: float = 0.6        # 'muon_airbench': the conv kernels' Nesterov momentum
     weight_decay: float = 5e-4        # decoupled weight decay (not applied to biases and BatchNorm)
     schedule: str = 'warmup_linear'   # one of `SCHEDULES`
     warmup: float = 0.2               # fraction of the steps spent warming up (onecycle, warmup_linear, cosine)
@@ -95,6 +97,8 @@ class TrainConfig:
         if not 0 <= self.warmup < 1: bad('warmup', "must be in [0, 1)")
         if not 0 <= self.warmup_start <= 1: bad('warmup_start', "must be in [0, 1]")
         if not self.bias_lr_scale > 0: bad('bias_lr_scale', "must be > 0")
+        if not self.muon_lr > 0: bad('muon_lr', "must be > 0")
+        if not 0 <= self.muon_momentum < 1: bad('muon_momentum', "must be in [0, 1)")
         if self.select not in ('best', 'last'): bad('select', "must be 'best' or 'last'")
         if not 0 <= self.label_smoothing < 1: bad('label_smoothing', "must be in [0, 1)")
         if not 0 < self.val_frac < 1: bad('val_frac', "must be in (0, 1)")
@@ -237,13 +241,50 @@ class AirbenchSGD(keras.optimizers.SGD):
         super().__init__(learning_rate, **kw)
         self.coupled_decay, self.bias_scale = coupled_decay, bias_scale
     def _is_bn_bias(self, v): return v.path.endswith(('beta', 'whiten/bias')) or '_bn' in v.path and v.path.endswith('bias')
+    def _grad(self, g, v):
+        # bias: scale·g + c·b, so its step is scale·lr·g + lr·c·b (same decay per step as the other weights)
+        return (self.bias_scale * g if self._is_bn_bias(v) else g) + self.coupled_decay * v
     def apply(self, grads, trainable_variables=None):
         vs = trainable_variables if trainable_variables is not None else self._trainable_variables
-        # bias: scale·g + c·b, so its step is scale·lr·g + lr·c·b (same decay per step as the other weights)
-        grads = [None if g is None else (self.bias_scale * g if self._is_bn_bias(v) else g) + self.coupled_decay * v
-                 for g, v in zip(grads, vs)]
-        return super().apply(grads, trainable_variables)
+        return super().apply([None if g is None else self._grad(g, v) for g, v in zip(grads, vs)], trainable_variables)
     def get_config(self): return {**super().get_config(), 'coupled_decay': self.coupled_decay, 'bias_scale': self.bias_scale}
+
+def newton_schulz(g, # a 2-D gradient (or momentum) matrix
+                  steps:int=3, # iterations of the quintic
+                  eps:float=1e-7, # guards the normalisation of a zero matrix
+                 ):
+    "Muon's quintic Newton-Schulz iteration: `g` with its singular values pushed towards 1 (roughly `U·Vᵀ` of its SVD)."
+    ops = keras.ops
+    a, b, c = 3.4445, -4.7750, 2.0315     # Keller Jordan's coefficients: steep at 0, singular values end in ~[0.7, 1.2]
+    tall = g.shape[0] > g.shape[1]
+    x = ops.transpose(g) if tall else g   # iterate on the wide side: the Gram matrix x·xᵀ is the small one
+    x = x / (ops.sqrt(ops.sum(ops.square(x))) + eps)   # Frobenius norm 1 ⇒ every singular value ≤ 1
+    for _ in range(steps):
+        s = ops.matmul(x, ops.transpose(x))
+        x = a * x + ops.matmul(b * s + c * ops.matmul(s, s), x)
+    return ops.transpose(x) if tall else x
+
+@keras.saving.register_keras_serializable('cifar_cnn')
+class AirbenchMuon(AirbenchSGD):
+    "`AirbenchSGD` for biases and the head; Muon for conv kernels: Nesterov momentum, orthogonalised, on weights held at norm √(filters)."
+    def __init__(self, learning_rate=0.01, muon_scale:float=1.0, muon_momentum:float=0.6, **kw):
+        super().__init__(learning_rate, **kw)
+        self.muon_scale, self.muon_momentum = muon_scale, muon_momentum
+    def _is_muon(self, v): return len(v.shape) == 4       # conv kernels (the frozen whitening kernel is not trainable)
+    def _grad(self, g, v): return g if self._is_muon(v) else super()._grad(g, v)   # decay is moot: the norm is reset each step
+    def update_step(self, gradient, variable, learning_rate):
+        if not self._is_muon(variable): return super().update_step(gradient, variable, learning_rate)
+        ops, mu = keras.ops, self.muon_momentum
+        m = self.momentums[self._get_variable_index(variable)]
+        g = ops.cast(gradient, variable.dtype)
+        self.assign(m, mu * m + g)                       # PyTorch-style buffer: m ← μ·m + g
+        u = g + mu * m if self.nesterov else m
+        k = variable.shape[-1]                           # filters: Keras kernels are (h, w, in, out)
+        u = ops.reshape(newton_schulz(ops.reshape(u, (-1, k))), variable.shape)
+        w = ops.convert_to_tensor(variable)
+        w = w * (k ** 0.5 / ops.sqrt(ops.sum(ops.square(w))))   # scale-invariant behind BatchNorm: fix the norm, step the direction
+        self.assign(variable, w - ops.cast(learning_rate * self.muon_scale, variable.dtype) * u)
+    def get_config(self): return {**super().get_config(), 'muon_scale': self.muon_scale, 'muon_momentum': self.muon_momentum}
 
 def make_optimizer(config:TrainConfig, # uses optimizer, momentum, nesterov, weight_decay and the schedule fields
                    steps_per_epoch:int, # optimiser steps per epoch
@@ -254,6 +295,9 @@ def make_optimizer(config:TrainConfig, # uses optimizer, momentum, nesterov, wei
     if o == 'sgd': opt = keras.optimizers.SGD(lr, momentum=config.momentum, nesterov=config.nesterov, weight_decay=wd)
     elif o == 'sgd_airbench': return AirbenchSGD(lr, momentum=config.momentum, nesterov=config.nesterov,
                                                  coupled_decay=config.weight_decay, bias_scale=config.bias_lr_scale)
+    elif o == 'muon_airbench': return AirbenchMuon(lr, momentum=config.momentum, nesterov=config.nesterov, coupled_decay=config.weight_decay,
+                                                   bias_scale=config.bias_lr_scale, muon_scale=config.muon_lr / config.lr,
+                                                   muon_momentum=config.muon_momentum)
     elif o == 'adam': opt = keras.optimizers.Adam(lr, weight_decay=wd)
     elif o == 'adamw': opt = keras.optimizers.AdamW(lr, weight_decay=config.weight_decay)
     elif o == 'rmsprop': opt = keras.optimizers.RMSprop(lr, momentum=config.momentum, weight_decay=wd)
