@@ -70,7 +70,7 @@ def _parse_value(v:str):
     except json.JSONDecodeError: return v
 
 _TRAIN_FLAGS = dict(name=str, model=str, data=str, dataset=str, subset=int, test_subset=int, epochs=int, batch_size=int,
-                    optimizer=str, lr=float, weight_decay=float, schedule=str, warmup=float, label_smoothing=float,
+                    optimizer=str, lr=float, muon_lr=float, weight_decay=float, schedule=str, warmup=float, label_smoothing=float,
                     augment=str, mixed_precision=str, val_frac=float, patience=int, whiten_bias_epochs=int, seed=int, out_dir=str)
 
 def config_from_args(a) -> 'TrainConfig':
