@@ -99,6 +99,8 @@ class TrainConfig:
         if not self.bias_lr_scale > 0: bad('bias_lr_scale', "must be > 0")
         if not self.muon_lr > 0: bad('muon_lr', "must be > 0")
         if not 0 <= self.muon_momentum < 1: bad('muon_momentum', "must be in [0, 1)")
+        if self.optimizer == 'muon_airbench' and self.model != 'airbench':   # it rescales every conv kernel: only harmless with BatchNorm behind each
+            bad('optimizer', f"'muon_airbench' needs the 'airbench' model (a BatchNorm after every conv), not {self.model!r}")
         if self.select not in ('best', 'last'): bad('select', "must be 'best' or 'last'")
         if not 0 <= self.label_smoothing < 1: bad('label_smoothing', "must be in [0, 1)")
         if not 0 < self.val_frac < 1: bad('val_frac', "must be in (0, 1)")
