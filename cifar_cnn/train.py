@@ -294,12 +294,10 @@ def make_optimizer(config:TrainConfig, # uses optimizer, momentum, nesterov, wei
     "The Keras optimiser of `config`, with decoupled weight decay that skips biases and BatchNorm."
     lr, wd = make_schedule(config, steps_per_epoch), config.weight_decay or None
     o = config.optimizer
+    airbench = dict(momentum=config.momentum, nesterov=config.nesterov, coupled_decay=config.weight_decay, bias_scale=config.bias_lr_scale)
+    if o == 'sgd_airbench': return AirbenchSGD(lr, **airbench)
+    if o == 'muon_airbench': return AirbenchMuon(lr, muon_scale=config.muon_lr / config.lr, muon_momentum=config.muon_momentum, **airbench)
     if o == 'sgd': opt = keras.optimizers.SGD(lr, momentum=config.momentum, nesterov=config.nesterov, weight_decay=wd)
-    elif o == 'sgd_airbench': return AirbenchSGD(lr, momentum=config.momentum, nesterov=config.nesterov,
-                                                 coupled_decay=config.weight_decay, bias_scale=config.bias_lr_scale)
-    elif o == 'muon_airbench': return AirbenchMuon(lr, momentum=config.momentum, nesterov=config.nesterov, coupled_decay=config.weight_decay,
-                                                   bias_scale=config.bias_lr_scale, muon_scale=config.muon_lr / config.lr,
-                                                   muon_momentum=config.muon_momentum)
     elif o == 'adam': opt = keras.optimizers.Adam(lr, weight_decay=wd)
     elif o == 'adamw': opt = keras.optimizers.AdamW(lr, weight_decay=config.weight_decay)
     elif o == 'rmsprop': opt = keras.optimizers.RMSprop(lr, momentum=config.momentum, weight_decay=wd)
