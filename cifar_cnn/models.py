@@ -407,7 +407,7 @@ def load_weights_npz(model:keras.Model, # a model of the same architecture
 
 def pretrained(folder=None, # a folder made by `scripts/ship_pretrained.py`; default the one shipped in the package
               ) -> keras.Model:
-    "The shipped model (trained on the full CIFAR-10 by the fast recipe), loaded offline and checksum-verified."
+    "The shipped model (trained on the full CIFAR-10; `MODEL.md` next to it says how), loaded offline and checksum-verified."
     import json
     from pathlib import Path
     d = Path(folder) if folder is not None else pretrained_dir()
