@@ -71,7 +71,8 @@ def _parse_value(v:str):
 
 _TRAIN_FLAGS = dict(name=str, model=str, data=str, dataset=str, subset=int, test_subset=int, epochs=int, batch_size=int,
                     optimizer=str, lr=float, muon_lr=float, weight_decay=float, schedule=str, warmup=float, label_smoothing=float,
-                    augment=str, mixed_precision=str, val_frac=float, patience=int, whiten_bias_epochs=int, seed=int, out_dir=str)
+                    augment=str, mixed_precision=str, val_frac=float, patience=int, whiten_bias_epochs=int, seed=int, out_dir=str,
+                    init_from=str, distill=float)
 
 def config_from_args(a) -> 'TrainConfig':
     "The `TrainConfig` of a `train` command line: `--config` file (or defaults) with the given flags on top."
@@ -80,6 +81,7 @@ def config_from_args(a) -> 'TrainConfig':
     cfg = TrainConfig.load(a.config) if a.config else TrainConfig.preset(a.preset) if getattr(a, 'preset', None) else TrainConfig()
     over = {k: getattr(a, k) for k in _TRAIN_FLAGS if getattr(a, k) is not None}
     if getattr(a, 'alt_flip', False): over['alt_flip'] = True
+    if getattr(a, 'teacher', None): over['teachers'] = list(a.teacher)
     if over.get('augment') == 'none': over['augment'] = None
     hp = dict(cfg.hparams) if 'model' not in over or over['model'] == cfg.model else {}
     for kv in a.hparam or []:
@@ -230,6 +232,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help={'data': "file/folder of data, or 'sample' for the data shipped with the package",
                              'subset': 'train on a stratified subset of this many training images',
                              'augment': "augmentation policy, or 'none'"}.get(k))
+    t.add_argument('--teacher', action='append', metavar='MODEL', help="distil from this model ('pretrained', a run directory or a .keras file; repeatable)")
     t.add_argument('--hparam', action='append', metavar='KEY=VALUE', help='model hyperparameter (repeatable), e.g. --hparam width=0.5')
     t.add_argument('--run-dir', default=None, help='run directory (default <out-dir>/<name>-<timestamp>); an existing one is resumed')
     t.add_argument('--overwrite', action='store_true', help='replace an existing run directory that has another config')

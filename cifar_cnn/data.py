@@ -610,11 +610,17 @@ def make_dataset(x, # uint8 images (N, 32, 32, 3)
                  drop_remainder:bool=False, # drop the last incomplete batch
                  prefetch:int=2, # batches prepared ahead of the model
                  flip_phase=None, # a `tf.Variable` (int) for airbench's alternating flip instead of the policy's random flip; set it to `epoch % 2`
+                 targets=None, # soft targets (N, classes), rows summing to 1, used instead of the labels (knowledge distillation)
                 ):
     "A batched, optionally shuffled and augmented, prefetched `tf.data.Dataset` of `(images, labels)`."
     import tensorflow as tf, keras
     num_classes = num_classes or int(np.max(y)) + 1
     x, y = validate_arrays(x, y, num_classes, 'make_dataset', size=None)
+    if targets is not None:
+        targets = np.asarray(targets, np.float32)
+        if targets.shape != (len(x), num_classes): raise ValueError(f"targets must have shape {(len(x), num_classes)} (one row per image), got {targets.shape}.")
+        if not np.isfinite(targets).all() or targets.min() < 0 or np.abs(targets.sum(1) - 1).max() > 1e-3:
+            raise ValueError("targets must be probabilities: finite, non-negative, each row summing to 1.")
     if batch_size < 1: raise ValueError(f"batch_size must be at least 1, got {batch_size}.")
     if drop_remainder and batch_size > len(x): raise ValueError(f"batch_size {batch_size} is larger than the {len(x)} examples and drop_remainder=True would yield nothing.")
     layers = augment_layers(augment, seed)
@@ -624,15 +630,15 @@ def make_dataset(x, # uint8 images (N, 32, 32, 3)
         layers = [l for l in layers if l.name != 'flip']
         half = np.random.default_rng(seed).random(len(x)) < 0.5      # this fixed half is mirrored in even epochs, the rest in odd ones
         x = np.where(half[:, None, None, None], x[:, :, ::-1], x)
-    one_hot = one_hot or needs_one_hot(layers)
+    one_hot = one_hot or needs_one_hot(layers) or targets is not None
     pipe = keras.layers.Pipeline(layers) if layers else None
-    ds = tf.data.Dataset.from_tensor_slices((x, y.astype(np.int32)))
+    ds = tf.data.Dataset.from_tensor_slices((x, y.astype(np.int32) if targets is None else targets))
     if shuffle: ds = ds.shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
     ds = ds.batch(batch_size, drop_remainder=drop_remainder)
     def prep(xb, yb):
         xb = tf.cast(xb, tf.float32)
         if flip_phase is not None: xb = tf.cond(tf.equal(flip_phase, 1), lambda: tf.reverse(xb, [2]), lambda: xb)
-        yb = tf.one_hot(yb, num_classes) if one_hot else yb
+        yb = tf.one_hot(yb, num_classes) if one_hot and targets is None else yb
         if pipe is not None:
             out = pipe({'images': xb, 'labels': tf.cast(yb, tf.float32) if one_hot else yb}, training=True)
             xb, yb = out['images'], out['labels']

@@ -15,9 +15,10 @@ from .models import build_model, model_summary, init_whitening, validate_hparams
 # %% auto #0
 __all__ = ['OPTIMIZERS', 'SCHEDULES', 'PRECISIONS', 'PRESETS', 'RUN_FIELDS', 'config_from_dict', 'read_json', 'TrainConfig',
            'atomic_write', 'atomic_save_model', 'recipe_diff', 'closest_preset', 'PiecewiseSchedule', 'make_schedule',
-           'AirbenchSGD', 'newton_schulz', 'AirbenchMuon', 'make_optimizer', 'prepare_data', 'choose_strategy',
-           'get_strategy', 'current_lr', 'EpochLog', 'BestCheckpoint', 'Lookahead', 'AlternatingFlip', 'WhiteningBias',
-           'environment', 'cpu_has_bf16', 'read_history', 'train', 'plot_history', 'lr_find', 'plot_lr_find']
+           'AirbenchSGD', 'newton_schulz', 'AirbenchMuon', 'make_optimizer', 'load_trained', 'teacher_probs',
+           'copy_weights', 'prepare_data', 'choose_strategy', 'get_strategy', 'current_lr', 'EpochLog',
+           'BestCheckpoint', 'Lookahead', 'AlternatingFlip', 'WhiteningBias', 'environment', 'cpu_has_bf16',
+           'read_history', 'train', 'plot_history', 'lr_find', 'plot_lr_find']
 
 # %% ../nbs/02_train.ipynb #692b04b2
 OPTIMIZERS = ('sgd', 'sgd_airbench', 'muon_airbench', 'adam', 'adamw', 'rmsprop')
@@ -74,6 +75,9 @@ class TrainConfig:
     lookahead: bool = False           # airbench's lookahead: every 5 steps, pull the weights to their running average
     alt_flip: bool = False            # airbench's alternating flip (each image mirrored every other epoch) instead of a random flip
     whiten_bias_epochs: int = 0       # train the frozen whitening stem's bias for this many epochs, then freeze it (airbench: 3)
+    init_from: str|None = None        # start from a trained model's weights (fine-tuning): 'pretrained', a run directory or a `.keras` file of the same net
+    teachers: list = field(default_factory=list)  # knowledge distillation: models ('pretrained', run directories, `.keras` files) whose flip-TTA probabilities join the targets
+    distill: float = 0.7              # with `teachers`: their share of each training target (the rest is the label, smoothed by `label_smoothing`)
     select: str = 'best'              # model.keras holds the 'best' epoch by validation accuracy, or the 'last' one
     seed: int = 0                     # seeds Python, numpy, Keras, the split, shuffling and augmentation
     out_dir: str = 'runs'             # parent folder of run directories
@@ -108,6 +112,10 @@ class TrainConfig:
         if not isinstance(self.whiten_bias_epochs, int) or self.whiten_bias_epochs < 0: bad('whiten_bias_epochs', "must be an integer >= 0")
         if self.whiten_bias_epochs and self.model != 'airbench': bad('whiten_bias_epochs', f"needs a model with a whitening stem ('airbench'), not {self.model!r}")
         if self.alt_flip and self.augment in (None, 'none'): bad('alt_flip', f"needs an augmentation policy with a flip (augment={self.augment!r})")
+        if self.init_from is not None and (not isinstance(self.init_from, str) or not self.init_from): bad('init_from', "must be None, 'pretrained', a run directory or a .keras file")
+        if not isinstance(self.teachers, (list, tuple)) or not all(isinstance(t, str) and t for t in self.teachers):
+            bad('teachers', "must be a list of models: 'pretrained', run directories or .keras files")
+        if not 0 < self.distill <= 1: bad('distill', "must be in (0, 1]")
         validate_hparams(self.model, self.hparams, MODELS[self.model].defaults)
         return self
 
@@ -306,9 +314,52 @@ def make_optimizer(config:TrainConfig, # uses optimizer, momentum, nesterov, wei
     return opt
 
 # %% ../nbs/02_train.ipynb #9adec65e
+def load_trained(src, # 'pretrained', a shipped-model folder, a run directory (its model.keras) or a `.keras` file
+                ) -> keras.Model:
+    "A trained model from any place a config may name one (`init_from`, `teachers`)."
+    from .models import pretrained
+    if src == 'pretrained': return pretrained()
+    p = Path(src)
+    if p.is_dir() and (p/'weights.npz').exists() and (p/'manifest.json').exists(): return pretrained(p)
+    if p.is_dir() and (p/'model.keras').exists(): return keras.models.load_model(p/'model.keras')
+    if p.is_file() and p.suffix == '.keras': return keras.models.load_model(p)
+    raise FileNotFoundError(f"{src!r} is not a trained model: give 'pretrained', a run directory holding model.keras, "
+                            "a shipped-model folder (weights.npz + manifest.json) or a .keras file.")
+
+def teacher_probs(teachers:list, # models `load_trained` accepts
+                  x, # uint8 images (N, 32, 32, 3)
+                  cache=None, # an `.npz` file: reused when it holds these teachers' output for these images, else written
+                 ) -> np.ndarray:
+    "The teachers' mean flip-TTA class probabilities for `x`, `(N, classes)` float32."
+    from .evaluate import predict
+    from .data import array_sha256
+    key = json.dumps([list(teachers), array_sha256(np.asarray(x))])
+    if cache is not None and Path(cache).exists():
+        with np.load(cache) as z:
+            if str(z['key']) == key: return z['probs']
+    probs = [predict(load_trained(t), x, tta='flip') for t in teachers]
+    if len({p.shape for p in probs}) > 1: raise ValueError(f"The teachers {list(teachers)} predict different numbers of classes: {[p.shape[1] for p in probs]}.")
+    probs = np.mean(probs, 0).astype(np.float32)
+    if cache is not None:
+        tmp = Path(cache).with_name(Path(cache).stem + '.tmp.npz'); np.savez(tmp, probs=probs, key=key); os.replace(tmp, cache)
+    return probs
+
+def copy_weights(model:keras.Model, # the net to set
+                 src:keras.Model, # a trained net of the same architecture
+                ) -> keras.Model:
+    "Set `model`'s weights to `src`'s, matched by weight path; raises `ValueError` naming what does not fit."
+    have = {w.path: w for w in src.weights}
+    missing = [w.path for w in model.weights if w.path not in have]
+    bad = [w.path for w in model.weights if w.path in have and tuple(w.shape) != tuple(have[w.path].shape)]
+    if missing or bad: raise ValueError(f"The weights to start from do not fit this model: missing {missing[:3]}, other shapes {bad[:3]} "
+                                        "(init_from needs the same model, hparams and number of classes).")
+    for w in model.weights: w.assign(keras.ops.cast(have[w.path], w.dtype))
+    return model
+
 def prepare_data(config:TrainConfig, # uses dataset, data, label_mode, subset, test_subset, val_frac, batch_size, augment, seed
                  data:CifarData|None=None, # use these arrays instead of loading `config.data`
                  flip_phase=None, # with `config.alt_flip`: the `tf.Variable` the training loop sets to `epoch % 2` (`AlternatingFlip`)
+                 cache_dir=None, # with `config.teachers`: keep their probabilities in `<cache_dir>/teachers.npz`
                 ) -> dict:
     "Train/validation `tf.data` pipelines and test arrays for `config`."
     if config.alt_flip and flip_phase is None:
@@ -319,11 +370,17 @@ def prepare_data(config:TrainConfig, # uses dataset, data, label_mode, subset, t
     if config.batch_size > len(xtr):
         raise ValueError(f"batch_size {config.batch_size} is larger than the {len(xtr)} training images: use a smaller batch_size or more data.")
     n = data.num_classes
-    one_hot = config.label_smoothing > 0 or config.augment in ('mixup', 'cutmix')
-    train_ds = make_dataset(xtr, ytr, config.batch_size, shuffle=True, augment=config.augment, num_classes=n,
-                            one_hot=one_hot, seed=config.seed, drop_remainder=True, flip_phase=flip_phase if config.alt_flip else None)
+    one_hot = config.label_smoothing > 0 or config.augment in ('mixup', 'cutmix') or bool(config.teachers)
+    targets = None
+    if config.teachers:
+        probs = teacher_probs(config.teachers, xtr, cache=Path(cache_dir)/'teachers.npz' if cache_dir else None)
+        if probs.shape[1] != n: raise ValueError(f"The teachers predict {probs.shape[1]} classes, the data has {n}.")
+        ls = config.label_smoothing
+        targets = config.distill * probs + (1 - config.distill) * (np.eye(n, dtype=np.float32)[ytr] * (1 - ls) + ls / n)
+    train_ds = make_dataset(xtr, ytr, config.batch_size, shuffle=True, augment=config.augment, num_classes=n, one_hot=one_hot,
+                            seed=config.seed, drop_remainder=True, flip_phase=flip_phase if config.alt_flip else None, targets=targets)
     val_ds = make_dataset(xval, yval, max(config.batch_size, 256), num_classes=n, one_hot=one_hot)
-    return dict(data=data, train=train_ds, val=val_ds, x_train=xtr, y_train=ytr, x_val=xval, y_val=yval,
+    return dict(data=data, train=train_ds, val=val_ds, x_train=xtr, y_train=ytr, x_val=xval, y_val=yval, targets=targets,
                 x_test=data.x_test, y_test=data.y_test, num_classes=n, one_hot=one_hot,
                 steps_per_epoch=len(xtr) // config.batch_size)
 
@@ -493,7 +550,7 @@ def train(config:TrainConfig, # what to train, on what, how
         return run_dir
     keras.utils.set_random_seed(config.seed)
     alt = AlternatingFlip() if config.alt_flip else None
-    d = prepare_data(config, data, flip_phase=alt and alt.phase)
+    d = prepare_data(config, data, flip_phase=alt and alt.phase, cache_dir=run_dir)
     policy = _precision(config.mixed_precision)
     old_policy = keras.mixed_precision.global_policy().name
     keras.mixed_precision.set_global_policy(policy)
@@ -502,7 +559,8 @@ def train(config:TrainConfig, # what to train, on what, how
             model = build_model(config.model, d['num_classes'], **config.hparams)
             if 'whiten' in [l.name for l in model.layers]: init_whitening(model, d['x_train'][:5000])
             if config.whiten_bias_epochs: model.get_layer('whiten').trainable = True   # validate() allows it only for 'airbench'
-            loss = (keras.losses.CategoricalCrossentropy(from_logits=True, label_smoothing=config.label_smoothing) if d['one_hot']
+            if config.init_from: copy_weights(model, load_trained(config.init_from))
+            loss = (keras.losses.CategoricalCrossentropy(from_logits=True, label_smoothing=0.0 if config.teachers else config.label_smoothing) if d['one_hot']
                     else keras.losses.SparseCategoricalCrossentropy(from_logits=True))
             model.compile(optimizer=make_optimizer(config, d['steps_per_epoch']), loss=loss, metrics=['accuracy'])
         cbs = [EpochLog(config.epochs, quiet), BestCheckpoint(run_dir),

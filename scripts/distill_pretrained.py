@@ -14,6 +14,10 @@ Writes a run directory that `scripts/ship_pretrained.py` ships: config.json (the
 optimiser and augmentation the fine-tune used), distill.json (init, teachers, their checksums and accuracies, alpha),
 history.csv, model.keras, metrics.json. The teachers' probabilities are cached next to the run directory; a stopped
 run resumes from its last finished epoch; a finished one is only re-evaluated.
+
+In the library the same is `train(TrainConfig.preset('accurate', init_from=..., teachers=[...], distill=0.7, ...))`
+(`cifar_cnn.train`: `init_from`, `teachers`, `distill`), which this script predates; it is kept as what made the
+shipped model (it splits with seed 0 and shuffles with `--seed`, where `train` uses the config's `seed` for both).
 """
 import argparse, hashlib, json, os, sys, time
 from pathlib import Path
