@@ -317,7 +317,7 @@ def make_optimizer(config:TrainConfig, # uses optimizer, momentum, nesterov, wei
 def load_trained(src, # 'pretrained', a shipped-model folder, a run directory (its model.keras) or a `.keras` file
                 ) -> keras.Model:
     "A trained model from any place a config may name one (`init_from`, `teachers`)."
-    from .models import pretrained
+    from cifar_cnn.models import pretrained
     if src == 'pretrained': return pretrained()
     p = Path(src)
     if p.is_dir() and (p/'weights.npz').exists() and (p/'manifest.json').exists(): return pretrained(p)
@@ -331,8 +331,8 @@ def teacher_probs(teachers:list, # models `load_trained` accepts
                   cache=None, # an `.npz` file: reused when it holds these teachers' output for these images, else written
                  ) -> np.ndarray:
     "The teachers' mean flip-TTA class probabilities for `x`, `(N, classes)` float32."
-    from .evaluate import predict
-    from .data import array_sha256
+    from cifar_cnn.evaluate import predict
+    from cifar_cnn.data import array_sha256
     key = json.dumps([list(teachers), array_sha256(np.asarray(x))])
     if cache is not None and Path(cache).exists():
         with np.load(cache) as z:
