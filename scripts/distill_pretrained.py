@@ -44,10 +44,9 @@ def main():
 
     import keras, tensorflow as tf
     from cifar_cnn.data import load_cifar, train_val_split, augment_layers
-    from cifar_cnn.models import pretrained, pretrained_dir, model_summary
-    from cifar_cnn.train import TrainConfig, make_optimizer, Lookahead, EpochLog, atomic_save_model, atomic_write, environment, _precision
+    from cifar_cnn.models import pretrained_dir, model_summary
+    from cifar_cnn.train import TrainConfig, make_optimizer, Lookahead, EpochLog, atomic_save_model, atomic_write, environment, _precision, load_trained as load
     from cifar_cnn.evaluate import predict
-    load = lambda t: pretrained() if t == 'pretrained' else pretrained(t) if Path(t).is_dir() else keras.models.load_model(t)
     where = lambda t: pretrained_dir() if t == 'pretrained' else Path(t)
 
     out = Path(a.out); out.mkdir(parents=True, exist_ok=True)
