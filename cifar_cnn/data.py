@@ -4,19 +4,19 @@
 
 # %% ../nbs/00_data.ipynb #a68a1796
 from __future__ import annotations
-import hashlib, json, os, pickle, shutil, tarfile, tempfile, urllib.error, urllib.request
+import hashlib, io, json, os, pickle, re, shutil, struct, tarfile, tempfile, urllib.error, urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 import numpy as np
 
 # %% auto #0
-__all__ = ['CIFAR10_CLASSES', 'CIFAR100_FINE_CLASSES', 'CIFAR100_COARSE_CLASSES', 'DATASETS', 'KNOWN_COPIES', 'IMAGE_EXTS',
-           'DATA_ENV', 'AUGMENT_POLICIES', 'DataNotFoundError', 'ChecksumError', 'CifarDataError', 'CifarSpec',
-           'get_spec', 'class_names', 'validate_arrays', 'array_sha256', 'CifarData', 'known_copy', 'load_sample',
-           'load_npz', 'load_batches', 'load_tarball', 'write_batches', 'read_image', 'load_image_folder',
-           'write_image_folder', 'keras_datasets_dir', 'download_cifar', 'find_data', 'load_cifar', 'train_val_split',
-           'channel_stats', 'augment_layers', 'needs_one_hot', 'make_dataset', 'plot_samples', 'plot_class_balance',
-           'plot_augmentations']
+__all__ = ['CIFAR10_CLASSES', 'CIFAR100_FINE_CLASSES', 'CIFAR100_COARSE_CLASSES', 'DATASETS', 'KNOWN_COPIES', 'MAX_PIXELS',
+           'IMAGE_EXTS', 'DATA_ENV', 'AUGMENT_POLICIES', 'DataNotFoundError', 'ChecksumError', 'CifarDataError',
+           'CifarSpec', 'get_spec', 'class_names', 'validate_arrays', 'array_sha256', 'CifarData', 'known_copy',
+           'load_sample', 'load_npz', 'load_batches', 'load_tarball', 'write_batches', 'ImageError', 'image_size',
+           'decode_image', 'read_image', 'load_image_folder', 'write_image_folder', 'keras_datasets_dir',
+           'download_cifar', 'find_data', 'load_cifar', 'train_val_split', 'channel_stats', 'augment_layers',
+           'needs_one_hot', 'make_dataset', 'plot_samples', 'plot_class_balance', 'plot_augmentations']
 
 # %% ../nbs/00_data.ipynb #31594d44
 CIFAR10_CLASSES = ['airplane', 'automobile', 'bird', 'cat', 'deer', 'dog', 'frog', 'horse', 'ship', 'truck']
@@ -242,6 +242,23 @@ def load_sample(path=None, # defaults to the sample inside the package
     return CifarData(xtr, ytr, xte, yte, list(CIFAR10_CLASSES), 'cifar10', str(path), 'sample')
 
 # %% ../nbs/00_data.ipynb #6a16f4bf
+def _npz_arrays(path:Path, need:list) -> list:
+    "The arrays `need` from the `.npz` at `path`, or a `CifarDataError` that says what is wrong with the file."
+    fix = f"Delete {path} and re-create it with np.savez(path, x_train=..., y_train=..., x_test=..., y_test=...)."
+    with open(path, 'rb') as f: head = f.read(4)
+    if head[:2] != b'PK':
+        what = 'empty (0 bytes)' if not head else 'not a zip archive, as an .npz is (truncated, or another kind of file)'
+        raise CifarDataError(f"{path} is not a readable .npz file: it is {what}. {fix}")
+    try:
+        with np.load(path, allow_pickle=False) as d:
+            if not set(need) <= set(d.files): raise CifarDataError(f"{path} must hold arrays {need}; it holds {sorted(d.files)}.")
+            return [d[k] for k in need]
+    except CifarDataError: raise
+    except Exception as e:  # BadZipFile, zlib.error, EOFError, ValueError, MemoryError...: whatever a damaged file raises
+        why = ("it holds object arrays (pickled Python objects), refused because unpickling can run code"
+               if 'allow_pickle' in str(e) else f"it is corrupt or truncated ({type(e).__name__}: {e})")
+        raise CifarDataError(f"{path} is not a readable .npz file: {why}. {fix}") from e
+
 def load_npz(path, # an `.npz` holding `x_train, y_train, x_test, y_test`
              dataset:str='cifar10', # which dataset it holds (sets the class names)
              label_mode:str='fine', # CIFAR-100 only: 'fine' or 'coarse'
@@ -249,18 +266,9 @@ def load_npz(path, # an `.npz` holding `x_train, y_train, x_test, y_test`
     "Load CIFAR arrays from an `.npz` file."
     path = Path(path)
     if not path.is_file(): raise DataNotFoundError(f"No such .npz file: {path}")
-    try:
-        with np.load(path, allow_pickle=False) as d:
-            keys = set(d.files)
-            need = ['x_train', 'y_train', 'x_test', 'y_test']
-            if not set(need) <= keys:
-                raise CifarDataError(f"{path} must hold arrays {need}; it holds {sorted(keys)}.")
-            arrs = [d[k] for k in need]
-    except (OSError, ValueError, EOFError) as e:
-        if isinstance(e, CifarDataError): raise
-        raise CifarDataError(f"{path} is not a readable .npz file ({e}). Re-create it with np.savez.") from e
-    spec = get_spec(dataset)
-    return CifarData(*arrs, class_names(spec.name, label_mode), spec.name, str(path), 'npz')
+    arrs, spec = _npz_arrays(path, ['x_train', 'y_train', 'x_test', 'y_test']), get_spec(dataset)
+    try: return CifarData(*arrs, class_names(spec.name, label_mode), spec.name, str(path), 'npz')
+    except CifarDataError as e: raise CifarDataError(f"{path}: {e}") from None
 
 # %% ../nbs/00_data.ipynb #e0cc1613
 def _md5(b:bytes) -> str: return hashlib.md5(b).hexdigest()
@@ -270,9 +278,47 @@ def _check_md5(b:bytes, expected:str, what:str, verify:bool):
         raise ChecksumError(f"{what}: md5 {_md5(b)} differs from the published {expected}. The file is corrupt or not "
                             "the canonical CIFAR file: delete it and download again, or pass verify=False for a copy you trust.")
 
-def _unpickle(b:bytes) -> dict:
-    d = pickle.loads(b, encoding='bytes')
-    return {(k.decode() if isinstance(k, bytes) else k): v for k, v in d.items()}
+def _latin1(s, encoding='latin1'):
+    "`_codecs.encode` as protocol-2 pickles written by Python 3 call it to rebuild `bytes`, and nothing else."
+    if not isinstance(s, str) or encoding != 'latin1': raise ValueError(f"refused _codecs.encode of {type(s).__name__} to {encoding!r}")
+    return s.encode('latin1')
+
+def _pickle_globals() -> dict:
+    "The only globals a CIFAR pickle may name: what numpy 1 or 2 pickles arrays and scalars with, in any protocol."
+    try: from numpy._core import multiarray as ma, numeric as nu
+    except ImportError: from numpy.core import multiarray as ma, numeric as nu
+    return {('numpy', 'ndarray'): np.ndarray, ('numpy', 'dtype'): np.dtype, ('numpy.core.multiarray', '_reconstruct'): ma._reconstruct,
+            ('numpy.core.multiarray', 'scalar'): ma.scalar, ('numpy.core.numeric', '_frombuffer'): nu._frombuffer, ('_codecs', 'encode'): _latin1}
+
+class _CifarUnpickler(pickle.Unpickler):
+    "Builds dicts, lists, numbers, strings and numpy arrays; refuses every other global, so a pickle cannot run code."
+    def __init__(self, b:bytes, what:str):
+        super().__init__(io.BytesIO(b), encoding='bytes')  # the canonical files are Python 2 pickles
+        self.what, self.allowed = what, _pickle_globals()
+    def find_class(self, module, name):
+        if (f := self.allowed.get((module.replace('numpy._core', 'numpy.core', 1), name))) is not None: return f
+        raise CifarDataError(f"{self.what} is not a CIFAR pickle: it asks for {module}.{name}, refused without running it (a pickle "
+                             "can run code). Delete the file and use the canonical download, or re-create it with write_batches.")
+
+def _unpickle(b:bytes, what:str) -> dict:
+    "A CIFAR pickle's dict, keys as `str`, read by `_CifarUnpickler`."
+    try: d = _CifarUnpickler(b, what).load()
+    except CifarDataError: raise
+    except Exception as e: raise CifarDataError(f"{what} is not a CIFAR pickle ({type(e).__name__}: {e}).") from e
+    if not isinstance(d, dict): raise CifarDataError(f"{what} is not a CIFAR pickle: it holds a {type(d).__name__}, not a dict.")
+    return {(k.decode('latin1') if isinstance(k, bytes) else k): v for k, v in d.items()}
+
+# %% ../nbs/00_data.ipynb #0d0c1911
+def _batch_arrays(d:dict, key:str, what:str) -> tuple:
+    "Images `(N, 32, 32, 3)` and labels `(N,)` of one unpickled batch, checked."
+    if 'data' not in d or key not in d: raise CifarDataError(f"{what} has no 'data'/'{key}' entries (keys: {sorted(map(str, d))}).")
+    try: x, y = np.asarray(d['data']), np.asarray(d[key])
+    except Exception: x = y = np.asarray(None)
+    ok = x.ndim == 2 and x.shape[1] == 3072 and x.dtype.kind in 'ui' and y.shape == x.shape[:1] and y.dtype.kind in 'ui'
+    if not ok or (x.dtype != np.uint8 and x.size and (x.min() < 0 or x.max() > 255)):
+        raise CifarDataError(f"{what}: 'data' must be rows of 3072 pixels in 0..255 and '{key}' one integer label per row, got {x.dtype} "
+                             f"{x.shape} and {y.dtype} {y.shape}. Delete the file, or re-create it with write_batches.")
+    return x.astype(np.uint8, copy=False).reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1), y.astype(np.int64)
 
 def _decode_batches(read, spec:CifarSpec, label_mode:str, verify:bool, where:str):
     "Arrays from the pickles of `spec`, read with `read(name) -> bytes`, checked before unpickling."
@@ -282,11 +328,8 @@ def _decode_batches(read, spec:CifarSpec, label_mode:str, verify:bool, where:str
         for n in names:
             b = read(n)
             _check_md5(b, spec.file_md5[n], f"{where}/{n}", verify)
-            try: d = _unpickle(b)
-            except Exception as e: raise CifarDataError(f"{where}/{n} is not a CIFAR pickle ({e}).") from e
-            if 'data' not in d or key not in d: raise CifarDataError(f"{where}/{n} has no 'data'/'{key}' entries (keys: {sorted(d)}).")
-            xs.append(np.asarray(d['data'], np.uint8).reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1))
-            ys.append(np.asarray(d[key], np.int64))
+            x, y = _batch_arrays(_unpickle(b, f"{where}/{n}"), key, f"{where}/{n}")
+            xs.append(x); ys.append(y)
         return np.concatenate(xs), np.concatenate(ys)
     (xtr, ytr), (xte, yte) = part(spec.train_files), part(spec.test_files)
     return CifarData(xtr, ytr, xte, yte, class_names(spec.name, label_mode), spec.name, where, '')
@@ -346,30 +389,172 @@ def write_batches(data:CifarData, # arrays to write
     with tarfile.open(arc, 'w:gz') as t: t.add(out, arcname=spec.folder)
     return arc
 
-# %% ../nbs/00_data.ipynb #5c8fe738
-IMAGE_EXTS = {'.png', '.jpg', '.jpeg', '.bmp', '.webp', '.tif', '.tiff', '.ppm', '.pgm'}
+# %% ../nbs/00_data.ipynb #34376eae
+class ImageError(CifarDataError):
+    "An input that is not a usable image; the message says why."
 
-def read_image(path, # an image file OpenCV can read
+MAX_PIXELS = 40_000_000  # the most pixels `decode_image` decodes by default: a decompression-bomb limit
+
+_SIGNATURES = [(b'\x89PNG\r\n\x1a\n', 'PNG'), (b'\xff\xd8\xff', 'JPEG'), (b'GIF87a', 'GIF'), (b'GIF89a', 'GIF'), (b'BM', 'BMP'),
+               (b'II*\x00', 'TIFF'), (b'MM\x00*', 'TIFF'), (b'II+\x00', 'TIFF'), (b'MM\x00+', 'TIFF'), (b'\x59\xa6\x6a\x95', 'SUN'),
+               (b'\x00\x00\x00\x0cjP  \r\n\x87\n', 'JPEG2000'), (b'\xff\x4f\xff\x51', 'JPEG2000'), (b'#?RADIANCE', 'HDR'),
+               (b'#?RGBE', 'HDR'), (b'RIFF', 'WEBP')]
+_NETPBM = {b'1': 'PPM', b'2': 'PPM', b'3': 'PPM', b'4': 'PPM', b'5': 'PPM', b'6': 'PPM', b'7': 'PAM', b'f': 'PFM', b'F': 'PFM'}
+
+def _image_format(buf:bytes) -> str|None:
+    "The format OpenCV decodes `buf` as, told by the leading bytes its decoders check; `None` if none (or two) match."
+    fmt = next((f for sig, f in _SIGNATURES if buf.startswith(sig)), None)
+    if fmt == 'WEBP' and buf[8:12] != b'WEBP': fmt = None
+    if fmt is None and buf[:1] == b'P' and buf[2:3].isspace(): fmt = _NETPBM.get(buf[1:2])
+    size = int.from_bytes(buf[:4], 'big')        # AVIF: an ISO-BMFF `ftyp` box whose brands include avif/avis
+    avif = buf[4:8] == b'ftyp' and bool({b'avif', b'avis', b'avio'} & {buf[i:i + 4] for i in range(8, min(size, 256), 4)})
+    if avif: return None if fmt else 'AVIF'      # a file that two decoders would take is refused
+    return fmt
+
+# %% ../nbs/00_data.ipynb #f2adeabf
+def _largest(pairs) -> tuple:
+    "The (width, height) of most pixels among the sizes a header can be read as."
+    pairs = [(int(w), int(h)) for w, h in pairs]
+    if not pairs: raise ValueError('no width and height in the header')
+    return max(pairs, key=lambda s: abs(s[0] * s[1]))
+
+def _hdr_size(buf):
+    "Radiance HDR: every resolution string such as `-Y 480 +X 640` in the file counts (OpenCV reads lines in 127-byte pieces)."
+    res = re.findall(rb'([-+][XY])\s*([-+]?\d+)\s*([-+][XY])\s*([-+]?\d+)', buf)
+    return _largest((a, b) if k[1:] == b'X' else (b, a) for k, a, k2, b in res if k[1:] != k2[1:])
+
+def _pam_size(buf):
+    "PAM: the largest `WIDTH` and `HEIGHT` anywhere in the file."
+    w, h = (re.findall(k + rb'\s+([-+]?\d+)', buf) for k in (b'WIDTH', b'HEIGHT'))
+    return _largest([(max(map(int, w)), max(map(int, h)))] if w and h else [])
+
+def _pfm_size(buf): return _largest(re.findall(rb'\AP[Ff]\s+([-+]?\d+)\s+([-+]?\d+)\s', buf))
+
+# %% ../nbs/00_data.ipynb #5fcbd7fd
+def _webp_size(buf):
+    "WebP: the canvas (VP8X) or frame (VP8, VP8L) size, the fields libwebp reads."
+    c, le = buf[12:16], lambda i, j: int.from_bytes(buf[i:j], 'little')
+    if c == b'VP8X': return le(24, 27) + 1, le(27, 30) + 1
+    if c == b'VP8L' and buf[20:21] == b'\x2f': return (le(21, 25) & 0x3fff) + 1, ((le(21, 25) >> 14) & 0x3fff) + 1
+    if c == b'VP8 ' and buf[23:26] == b'\x9d\x01\x2a': return le(26, 28) & 0x3fff, le(28, 30) & 0x3fff
+    raise ValueError('no VP8/VP8L/VP8X chunk')
+
+def _j2k_size(buf):
+    "JPEG 2000: the SIZ marker of the codestream (bare, or in the JP2 `jp2c` box), which OpenJPEG sizes the image by."
+    i = 0
+    while not buf.startswith(b'\xff\x4f\xff\x51', i):
+        n, h = int.from_bytes(buf[i:i + 4], 'big'), 8
+        if n == 1: n, h = int.from_bytes(buf[i + 8:i + 16], 'big'), 16
+        if buf[i + 4:i + 8] == b'jp2c': i += h; continue
+        if n < h or i + n >= len(buf): raise ValueError('no codestream')
+        i += n
+    x1, y1, x0, y0 = struct.unpack('>IIII', buf[i + 8:i + 24])
+    return x1 - x0, y1 - y0
+
+_SIZERS = dict(HDR=_hdr_size, PAM=_pam_size, PFM=_pfm_size, WEBP=_webp_size, JPEG2000=_j2k_size)
+
+# %% ../nbs/00_data.ipynb #40b570a9
+def _pillow(buf:bytes, fmt:str):
+    "Pillow's lazy reader of `buf` as `fmt`: header only, and without Pillow's bomb check (which raises instead of sizing)."
+    from PIL import Image
+    Image.init()
+    if fmt not in Image.OPEN: raise ValueError(f'this Pillow cannot read {fmt}')
+    return Image.OPEN[fmt][0](io.BytesIO(buf), None)
+
+def _header(buf, what:str='image') -> tuple:
+    "`(format, (width, height), (tile width, tile height), Pillow image or None)` from `buf`'s header; `ImageError` if unreadable."
+    if not isinstance(buf, (bytes, bytearray, memoryview, np.ndarray)): raise TypeError(f"{what}: expected bytes, got {type(buf).__name__}.")
+    buf = bytes(buf)
+    if not buf: raise ImageError(f"{what} is empty (0 bytes): not an image.")
+    if (fmt := _image_format(buf)) is None:
+        raise ImageError(f"{what}: not an image, or in a format we do not read (it starts with {buf[:8]!r}). "
+                         "Use PNG, JPEG, WebP, BMP, TIFF, GIF, AVIF, JPEG 2000, PNM or Radiance HDR.")
+    try:
+        im = None if fmt in _SIZERS else _pillow(buf, fmt)
+        w, h = _SIZERS[fmt](buf) if fmt in _SIZERS else im.size
+        tiles = tuple(int(np.max(im.tag_v2.get(t, 0))) for t in (322, 323)) if fmt == 'TIFF' else (0, 0)  # OpenCV holds a whole TIFF tile
+    except Exception as e: raise ImageError(f"{what}: a corrupt {fmt} file, its size cannot be read from its header ({type(e).__name__}: {e}).") from e
+    if w <= 0 or h <= 0: raise ImageError(f"{what}: a corrupt {fmt} file, its header says {w}x{h} pixels.")
+    return fmt, (w, h), tiles, im
+
+def image_size(buf:bytes, # the bytes of an image file
+              ) -> tuple:
+    "`(width, height)` of an image, read from its header alone, in every format OpenCV decodes here; `ImageError` if it cannot be."
+    return _header(buf)[1]
+
+# %% ../nbs/00_data.ipynb #3b6f6c11
+_ORIENT = {2: lambda a: a[:, ::-1], 3: lambda a: a[::-1, ::-1], 4: lambda a: a[::-1], 5: lambda a: a.swapaxes(0, 1),
+           6: lambda a: np.rot90(a, -1), 7: lambda a: a.swapaxes(0, 1)[::-1, ::-1], 8: lambda a: np.rot90(a)}  # EXIF orientation -> upright
+
+def _png_exif(buf:bytes) -> bytes|None:
+    "The payload of a PNG's eXIf chunk, before or after the pixels."
+    i = 8
+    while i + 8 <= len(buf) and buf[i + 4:i + 8] != b'IEND':
+        n = int.from_bytes(buf[i:i + 4], 'big')
+        if buf[i + 4:i + 8] == b'eXIf': return buf[i + 8:i + 8 + n]
+        i += 12 + n
+
+def _orientation(buf:bytes, fmt:str, im) -> int:
+    "EXIF orientation (1..8) of a JPEG, PNG, WebP or AVIF; 1 for other formats (OpenCV applies TIFF's itself)."
+    if fmt not in ('JPEG', 'PNG', 'WEBP', 'AVIF'): return 1
+    try:
+        im = im or _pillow(buf, fmt)
+        if fmt == 'PNG' and 'exif' not in im.info:    # else Pillow would decode the whole image to look for it
+            if (ex := _png_exif(buf)) is None: return 1
+            im.info['exif'] = ex
+        o = int(im.getexif().get(0x0112, 1))
+    except Exception: return 1                        # an unreadable EXIF block is no reason to refuse the pixels
+    return o if o in _ORIENT else 1
+
+def _to_rgb8(a:np.ndarray, what:str) -> np.ndarray:
+    "uint8 RGB `(H, W, 3)` from what `cv2.imdecode(..., IMREAD_UNCHANGED)` returns."
+    if a.dtype == np.uint16: a = (a // 257).astype(np.uint8)
+    elif a.dtype in (np.float32, np.float64): a = np.clip(np.nan_to_num(a) * 255, 0, 255).round().astype(np.uint8)
+    elif a.dtype != np.uint8: raise ImageError(f"{what} has pixel type {a.dtype}, which we do not convert: save it with 8 or 16 bits per channel.")
+    a = a if a.ndim == 3 else a[..., None]
+    if a.shape[2] in (1, 2): return np.repeat(a[..., :1], 3, 2)      # gray, gray + alpha
+    if a.shape[2] in (3, 4): return a[..., 2::-1]                    # BGR(A) -> RGB
+    raise ImageError(f"{what} has {a.shape[2]} channels: expected gray, RGB or RGBA.")
+
+# %% ../nbs/00_data.ipynb #f7289337
+def decode_image(buf:bytes, # the bytes of an image file, in any format `image_size` reads
+                 what:str='image', # what to call it in error messages, e.g. its file name
+                 max_pixels:int=MAX_PIXELS, # refuse, from the header and before decoding, images with more pixels
+                ) -> np.ndarray:
+    "Decode an image file's bytes to upright `uint8` RGB `(H, W, 3)`; `ImageError` for anything that is not a usable image."
+    import cv2
+    fmt, (w, h), (tw, th), im = _header(buf, what)
+    buf = bytes(buf)
+    if max(w * h, tw * th) > max_pixels:
+        raise ImageError(f"{what} is {w}x{h} pixels" + (f" in {tw}x{th} tiles" if w * h <= max_pixels else "")
+                         + f", more than the {max_pixels} allowed: refused before decoding. Use a smaller image.")
+    try: a, err = cv2.imdecode(np.frombuffer(buf, np.uint8), cv2.IMREAD_UNCHANGED), 'OpenCV could not decode it'
+    except cv2.error as e: a, err = None, str(e).strip().splitlines()[-1]
+    if a is None: raise ImageError(f"{what}: not an image, or a corrupt {fmt} file ({err}).")
+    a, o = _to_rgb8(a, what), _orientation(buf, fmt, im)
+    return np.ascontiguousarray(_ORIENT[o](a) if o != 1 else a)
+
+# %% ../nbs/00_data.ipynb #5c8fe738
+IMAGE_EXTS = {'.png', '.jpg', '.jpeg', '.jpe', '.bmp', '.webp', '.tif', '.tiff', '.gif', '.ppm', '.pgm', '.pbm', '.pnm', '.pam', '.pfm',
+              '.hdr', '.pic', '.ras', '.sr', '.jp2', '.j2k', '.avif'}
+
+def read_image(path, # an image file in any format `decode_image` reads
                size:tuple|None=(32, 32), # required (height, width); `None` keeps any size
                resize:bool=False, # resize to `size` (area interpolation) instead of refusing other sizes
               ) -> np.ndarray:
-    "Read an image file as `uint8` RGB, converting grayscale/RGBA/16-bit, with errors that name the file."
+    "Read an image file as upright `uint8` RGB through `decode_image`, with errors that name the file."
     import cv2
     path = Path(path)
-    buf = np.fromfile(path, np.uint8) if path.is_file() else None
-    if buf is None: raise DataNotFoundError(f"No such image file: {path}")
-    im = cv2.imdecode(buf, cv2.IMREAD_UNCHANGED) if len(buf) else None
-    if im is None: raise CifarDataError(f"Cannot read image {path}: not an image, or corrupt.")
-    if im.dtype == np.uint16: im = (im // 257).astype(np.uint8)
-    elif im.dtype != np.uint8: raise CifarDataError(f"Image {path} has unsupported pixel type {im.dtype}.")
-    if im.ndim == 2: im = cv2.cvtColor(im, cv2.COLOR_GRAY2RGB)
-    elif im.shape[2] == 4: im = cv2.cvtColor(im, cv2.COLOR_BGRA2RGB)
-    else: im = cv2.cvtColor(im, cv2.COLOR_BGR2RGB)
+    if not path.is_file(): raise DataNotFoundError(f"No such image file: {path}")
+    if (n := path.stat().st_size) > 16 * MAX_PIXELS:
+        raise ImageError(f"{path} is {n} bytes, more than an image of {MAX_PIXELS} pixels needs: refused unread.")
+    im = decode_image(path.read_bytes(), str(path))
     if size is not None and im.shape[:2] != tuple(size):
         if not resize: raise CifarDataError(f"Image {path} is {im.shape[1]}x{im.shape[0]}, not {size[1]}x{size[0]}: pass resize=True to resize it.")
         im = cv2.resize(im, (size[1], size[0]), interpolation=cv2.INTER_AREA)
     return im
 
+# %% ../nbs/00_data.ipynb #ffff15b6
 def _read_split(root:Path, classes:list|None):
     "Images and labels under `root/<class>/*`; returns x, y, class names."
     if not root.is_dir(): raise DataNotFoundError(f"Missing folder {root}: an image-folder dataset needs train/<class>/ and test/<class>/.")
@@ -380,6 +565,11 @@ def _read_split(root:Path, classes:list|None):
     unknown = sorted(set(names) - set(classes))
     if unknown: raise CifarDataError(f"{root} has folders that are not classes {unknown}; expected names from {classes[:10]}...")
     return dirs, classes
+
+def _no_images(d:Path) -> str:
+    "`d`, and what it holds instead of images."
+    n = sum(p.is_file() for p in d.iterdir())
+    return f"{d} ({n} file(s), none with an image extension)" if n else f"{d} (empty)"
 
 def load_image_folder(root, # folder holding `train/<class>/*` and `test/<class>/*`
                       dataset:str|None=None, # 'cifar10'/'cifar100' to use their class order; `None` guesses from folder names
@@ -397,13 +587,12 @@ def load_image_folder(root, # folder holding `train/<class>/*` and `test/<class>
     arrays = []
     for split in ('train', 'test'):
         dirs, _ = _read_split(root/split, classes)
-        xs, ys = [], []
-        for d in dirs:
-            files = sorted(p for p in d.iterdir() if p.suffix.lower() in IMAGE_EXTS)
-            xs += [read_image(f, resize=resize) for f in files]
-            ys += [classes.index(d.name)] * len(files)
-        if not xs: raise CifarDataError(f"{root/split} has class folders but no images ({', '.join(sorted(IMAGE_EXTS))}).")
-        arrays += [np.stack(xs), np.array(ys)]
+        files = {d: sorted(p for p in d.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_EXTS) for d in dirs}
+        if empty := [_no_images(d) for d, fs in files.items() if not fs]:
+            raise CifarDataError(f"Class folders with no images: {', '.join(empty)}. Put images ({', '.join(sorted(IMAGE_EXTS))}) "
+                                 "in them, or remove them.")
+        arrays += [np.stack([read_image(f, resize=resize) for fs in files.values() for f in fs]),
+                   np.array([classes.index(d.name) for d, fs in files.items() for _ in fs])]
     return CifarData(*arrays, classes, dataset or root.name, str(root), 'images')
 
 # %% ../nbs/00_data.ipynb #3cf41625
@@ -415,7 +604,7 @@ def write_image_folder(data:CifarData, # arrays to write
     import cv2
     root = Path(root)
     for split, x, y in (('train', data.x_train, data.y_train), ('test', data.x_test, data.y_test)):
-        for c in range(data.num_classes): (root/split/data.classes[c]).mkdir(parents=True, exist_ok=True)
+        for c in np.unique(y): (root/split/data.classes[c]).mkdir(parents=True, exist_ok=True)   # no empty class folders
         for i, (im, lab) in enumerate(zip(x, y)):
             cv2.imwrite(str(root/split/data.classes[lab]/f'{i:05d}{ext}'), im[..., ::-1])
     return root
@@ -514,8 +703,13 @@ def load_cifar(dataset:str='cifar10', # 'cifar10' or 'cifar100'
             raise DataNotFoundError(f"Found no {spec.name} data at {p}: expected an .npz, a .tar.gz, a {spec.folder}/ folder "
                                     f"or train/<class>/ + test/<class>/ image folders.\n" + _where_to_put(spec))
     if path is not None: return resolve(path, True)
-    if os.environ.get(DATA_ENV):
-        if (d := resolve(os.environ[DATA_ENV], False)) is not None: return d
+    if env := os.environ.get(DATA_ENV):
+        if env != 'sample' and not Path(env).expanduser().exists():
+            raise DataNotFoundError(f"{DATA_ENV} is set to {env!r}, which does not exist: point it at CIFAR data, or unset it.")
+        if (d := resolve(env, False)) is not None: return d
+        if not any(find_data(env, n) for n in DATASETS):
+            raise DataNotFoundError(f"{DATA_ENV} is set to {env!r}, which holds no CIFAR data in any known form (an .npz, a .tar.gz, "
+                                    f"a {spec.folder}/ folder, train/<class>/ + test/<class>/ image folders): fix it, or unset it.")
     if (d := resolve(keras_datasets_dir(), False)) is not None: return d
     if not download: raise DataNotFoundError(_where_to_put(spec))
     return load_tarball(download_cifar(spec.name), spec.name, label_mode, verify)
