@@ -4,7 +4,7 @@
 
 # %% ../nbs/02_train.ipynb #17727ac5
 from __future__ import annotations
-import dataclasses, json, math, os, platform, shutil, tempfile, time
+import dataclasses, glob, json, math, os, platform, shutil, tempfile, time
 from dataclasses import dataclass, field, asdict
 from pathlib import Path
 import numpy as np
@@ -13,12 +13,13 @@ from .data import load_cifar, train_val_split, make_dataset, CifarData, AUGMENT_
 from .models import build_model, model_summary, init_whitening, validate_hparams, MODELS
 
 # %% auto #0
-__all__ = ['OPTIMIZERS', 'SCHEDULES', 'PRECISIONS', 'PRESETS', 'RUN_FIELDS', 'config_from_dict', 'read_json', 'TrainConfig',
-           'atomic_write', 'atomic_save_model', 'recipe_diff', 'closest_preset', 'PiecewiseSchedule', 'make_schedule',
-           'AirbenchSGD', 'newton_schulz', 'AirbenchMuon', 'make_optimizer', 'load_trained', 'teacher_probs',
-           'copy_weights', 'prepare_data', 'choose_strategy', 'get_strategy', 'current_lr', 'EpochLog',
-           'BestCheckpoint', 'Lookahead', 'AlternatingFlip', 'WhiteningBias', 'environment', 'cpu_has_bf16',
-           'read_history', 'train', 'plot_history', 'lr_find', 'plot_lr_find']
+__all__ = ['OPTIMIZERS', 'SCHEDULES', 'PRECISIONS', 'PRESETS', 'RUN_FIELDS', 'config_from_dict', 'read_json', 'check_types',
+           'TrainConfig', 'atomic_write', 'atomic_save_model', 'recipe_diff', 'closest_preset', 'PiecewiseSchedule',
+           'make_schedule', 'AirbenchSGD', 'newton_schulz', 'AirbenchMuon', 'make_optimizer', 'load_trained',
+           'teacher_probs', 'copy_weights', 'prepare_data', 'choose_strategy', 'get_strategy', 'current_lr', 'EpochLog',
+           'BestCheckpoint', 'Lookahead', 'AlternatingFlip', 'WhiteningBias', 'RunBackup', 'environment',
+           'cpu_has_bf16', 'TrainingInterrupted', 'unfinished_run', 'read_history', 'train', 'plot_history', 'lr_find',
+           'plot_lr_find']
 
 # %% ../nbs/02_train.ipynb #692b04b2
 OPTIMIZERS = ('sgd', 'sgd_airbench', 'muon_airbench', 'adam', 'adamw', 'rmsprop')
@@ -41,6 +42,18 @@ def read_json(path, # a JSON file
     try: return json.loads(Path(path).read_text())
     except FileNotFoundError: raise FileNotFoundError(f"No {what} at {path}.") from None
     except json.JSONDecodeError as e: raise ValueError(f"{path} is not valid JSON: {e}") from None
+
+_TYPES = {'str': (str,), 'int': (int,), 'float': (int, float), 'bool': (bool,), 'dict': (dict,), 'list': (list, tuple), 'None': (type(None),)}
+_NAMES = {'str': 'a string', 'int': 'an integer', 'float': 'a number', 'bool': 'true or false', 'dict': 'a dict', 'list': 'a list', 'None': 'None'}
+
+def check_types(cfg, # a config dataclass whose fields are annotated with `_TYPES` names (`int|None`, ...)
+               ):
+    "Raise `ValueError` naming the first field whose value is not of its declared type (a bool is no number; floats must be finite)."
+    for f in dataclasses.fields(cfg):
+        v, kinds = getattr(cfg, f.name), str(f.type).replace(' ', '').split('|')
+        if not any(isinstance(v, _TYPES[k]) and not (isinstance(v, bool) and k in ('int', 'float')) for k in kinds):
+            raise ValueError(f"{type(cfg).__name__}.{f.name}={v!r}: must be {' or '.join(_NAMES[k] for k in kinds)}, not {type(v).__name__}.")
+        if isinstance(v, float) and not math.isfinite(v): raise ValueError(f"{type(cfg).__name__}.{f.name}={v!r}: must be a finite number.")
 
 @dataclass
 class TrainConfig:
@@ -85,6 +98,8 @@ class TrainConfig:
     def validate(self) -> TrainConfig:
         "Check every field; raises `ValueError` naming the field and what is allowed."
         def bad(f, why): raise ValueError(f"TrainConfig.{f}={getattr(self, f)!r}: {why}")
+        check_types(self)
+        if not self.name or any(c in self.name for c in '/\\') or self.name.startswith('.'): bad('name', "must be a plain file name (no '/', not starting with '.')")
         if self.model not in MODELS: bad('model', f"unknown model; choose one of {list(MODELS)}")
         if self.optimizer not in OPTIMIZERS: bad('optimizer', f"unknown optimizer; choose one of {OPTIMIZERS}")
         if self.schedule not in SCHEDULES: bad('schedule', f"unknown schedule; choose one of {SCHEDULES}")
@@ -321,8 +336,12 @@ def load_trained(src, # 'pretrained', a shipped-model folder, a run directory (i
     if src == 'pretrained': return pretrained()
     p = Path(src)
     if p.is_dir() and (p/'weights.npz').exists() and (p/'manifest.json').exists(): return pretrained(p)
-    if p.is_dir() and (p/'model.keras').exists(): return keras.models.load_model(p/'model.keras')
-    if p.is_file() and p.suffix == '.keras': return keras.models.load_model(p)
+    f = p/'model.keras' if p.is_dir() else p
+    if f.is_file() and f.suffix == '.keras':
+        try: return keras.models.load_model(f)
+        except Exception as e:
+            raise ValueError(f"Cannot load {f} as a Keras model ({type(e).__name__}: {str(e)[:200]}): it is damaged, "
+                             f"or was saved by an incompatible Keras (this is {keras.__version__}); retrain it or use another file.") from None
     raise FileNotFoundError(f"{src!r} is not a trained model: give 'pretrained', a run directory holding model.keras, "
                             "a shipped-model folder (weights.npz + manifest.json) or a .keras file.")
 
@@ -452,6 +471,12 @@ class Lookahead(keras.callbacks.Callback):
         if self.step % self.every == 0: self._sync(0.95 ** 5 * min(self.step / self.total, 1) ** 3)
     def on_train_end(self, logs=None):
         if self.avg is not None: self._sync(1.0)
+    def get_state(self) -> dict:
+        "The step count and running average, for `RunBackup`."
+        return {'step': np.array(self.step), **{f'avg{i:04d}': a for i, a in enumerate(self.avg or [])}}
+    def set_state(self, state:dict):
+        "Restore what `get_state` returned (after a resume)."
+        self.step, self.avg = int(state['step']), [state[k].copy() for k in sorted(k for k in state if k.startswith('avg'))] or None
 
 class AlternatingFlip(keras.callbacks.Callback):
     "airbench's alternating flip: sets `phase` (read by `make_dataset(flip_phase=)`) to `epoch % 2` before every epoch; logs it as `flip_phase`."
@@ -475,6 +500,53 @@ class WhiteningBias(keras.callbacks.Callback):
         self.layer.kernel.assign(self.kernel)
         if self.bias is not None: self.layer.bias.assign(self.bias)
     def on_train_end(self, logs=None): self.on_train_batch_end(None)   # after Lookahead's last average: the frozen values once more
+
+# %% ../nbs/02_train.ipynb #a3a9d2b5
+class RunBackup(keras.callbacks.Callback):
+    "The training state after each epoch (weights, optimiser, `stateful` callbacks), written atomically; restored from the newest readable backup."
+    def __init__(self, backup_dir, # the run's backup folder
+                 stateful:list=(), # callbacks with `get_state() -> dict of arrays` and `set_state(dict)` (e.g. `Lookahead`)
+                 quiet:bool=False, # don't print what was restored
+                ):
+        super().__init__(); self.dir, self.stateful, self.quiet, self.resumed = Path(backup_dir), list(stateful), quiet, 0
+    def _say(self, msg):
+        if not self.quiet: print(msg, flush=True)
+    def backups(self) -> list:
+        "`(epoch, weights file)` of the backups here, newest first (Keras' `latest.weights.h5` of older runs last)."
+        found = sorted(((int(f.name[6:-11]), f) for f in self.dir.glob('epoch-*.weights.h5') if f.name[6:-11].isdigit()), reverse=True)
+        try: found.append((int(json.loads((self.dir/'training_metadata.json').read_text())['epoch']), self.dir/'latest.weights.h5'))
+        except (OSError, ValueError, KeyError, TypeError): pass
+        return found
+    def _restore(self, epoch, f):
+        self.model.load_weights(f)
+        st = f.with_name(f'epoch-{epoch:04d}.state.npz')
+        if self.stateful and st.exists():
+            with np.load(st) as z: state = {k: z[k] for k in z.files}
+            for i, cb in enumerate(self.stateful): cb.set_state({k.split('__', 1)[1]: v for k, v in state.items() if k.startswith(f'{i}__')})
+    def on_train_begin(self, logs=None):
+        opt = self.model.optimizer
+        if opt is not None and not opt.built: opt.build(self.model.trainable_variables)
+        start = [v.numpy() for v in self.model.variables] + ([v.numpy() for v in opt.variables] if opt is not None else [])
+        for epoch, f in self.backups():
+            try: self._restore(epoch, f)
+            except Exception as e:
+                self._say(f"backup {f} is unreadable ({type(e).__name__}: {str(e)[:80]}), as after a kill while it was written: "
+                          "falling back to the one before it.")
+                os.replace(f, f.with_name(f.name + '.broken')); continue
+            self.model._initial_epoch, self.resumed = epoch, epoch
+            return
+        for v, a in zip(list(self.model.variables) + (list(opt.variables) if opt is not None else []), start): v.assign(a)
+    def on_epoch_end(self, epoch, logs=None):
+        self.dir.mkdir(parents=True, exist_ok=True)
+        n = epoch + 1
+        if self.stateful:
+            state = {f'{i}__{k}': v for i, cb in enumerate(self.stateful) for k, v in cb.get_state().items()}
+            tmp = self.dir/f'.tmp-epoch-{n:04d}.state.npz'; np.savez(tmp, **state); os.replace(tmp, self.dir/f'epoch-{n:04d}.state.npz')
+        tmp = self.dir/f'.tmp-epoch-{n:04d}.weights.h5'
+        self.model.save_weights(tmp); os.replace(tmp, self.dir/f'epoch-{n:04d}.weights.h5')   # the rename is the commit
+        for e, f in self.backups():
+            if e < n - 1:     # keep the one before: a fallback if the newest is ever damaged
+                for g in (f, f.with_name(f'epoch-{e:04d}.state.npz'), self.dir/'training_metadata.json'): g.unlink(missing_ok=True)
 
 # %% ../nbs/02_train.ipynb #30e1c503
 def environment() -> dict:
@@ -507,8 +579,32 @@ def _precision(mp:str) -> str:
         return 'mixed_bfloat16' if cpu_has_bf16() else 'float32'
     return 'float32' if mp == 'off' else mp
 
-def _run_dir(config, run_dir, overwrite):
+class TrainingInterrupted(KeyboardInterrupt):
+    "Training stopped by Ctrl-C (or SIGINT); `run_dir` resumes it from `epochs_done`."
+    def __init__(self, run_dir, epochs_done:int, epochs:int):
+        self.run_dir, self.epochs_done, self.epochs = Path(run_dir), epochs_done, epochs
+        super().__init__(f"stopped at epoch {epochs_done} of {epochs}: train the same config with run_dir={run_dir} to resume"
+                         if epochs_done else "stopped before the first epoch finished: nothing was kept")
+
+def _same_config(config, d:Path) -> bool:
+    "Whether run directory `d` holds `config` (fields added since it was written read as their defaults)."
+    try: old = {**json.loads(json.dumps(TrainConfig().to_dict())), **json.loads((d/'config.json').read_text())}
+    except (OSError, ValueError, TypeError): return False
+    return old == json.loads(json.dumps(config.to_dict()))
+
+def unfinished_run(config:TrainConfig, # the config about to be trained
+                  ) -> Path|None:
+    "The newest `<out_dir>/<name>-*` run directory holding this very config and no `metrics.json`: an interrupted run of it."
+    out = Path(config.out_dir)
+    runs = [d for d in out.glob(f'{glob.escape(config.name)}-*') if d.is_dir()] if out.is_dir() else []
+    runs = [d for d in sorted(runs, key=lambda d: d.stat().st_mtime, reverse=True) if not (d/'metrics.json').exists() and _same_config(config, d)]
+    return runs[0] if runs else None
+
+def _run_dir(config, run_dir, overwrite, quiet=False):
     "Resolve and prepare the run directory; returns (path, resuming)."
+    if run_dir is None and not overwrite and (found := unfinished_run(config)) is not None:
+        if not quiet: print(f"{found} is an interrupted run of this config: resuming it (pass run_dir, or overwrite=True, to start a new one).")
+        run_dir = found
     if run_dir is None:
         run_dir = Path(config.out_dir)/f"{config.name}-{time.strftime('%Y%m%d-%H%M%S')}"
         while run_dir.exists(): run_dir = run_dir.with_name(run_dir.name + '_')
@@ -518,15 +614,31 @@ def _run_dir(config, run_dir, overwrite):
     cfg_file = run_dir/'config.json'
     if cfg_file.exists() and not overwrite:
         new = json.loads(json.dumps(config.to_dict()))
-        old = {**json.loads(json.dumps(TrainConfig().to_dict())), **json.loads(cfg_file.read_text())}   # fields added since then: defaults
+        try: old = {**json.loads(json.dumps(TrainConfig().to_dict())), **read_json(cfg_file, 'run config')}   # fields added since then: defaults
+        except (ValueError, TypeError) as e:
+            raise ValueError(f"{cfg_file} is damaged ({str(e)[:120]}): pass overwrite=True to replace the run, or use another run_dir.") from None
         if old != new:
             diff = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
             raise ValueError(f"{run_dir} holds a run with a different config (differs in {diff}): pass overwrite=True to replace it, or use another run_dir.")
         return run_dir, True
     if overwrite and run_dir.exists(): shutil.rmtree(run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    config.save(cfg_file)
+    try: run_dir.mkdir(parents=True, exist_ok=True); config.save(cfg_file)
+    except OSError as e: raise PermissionError(f"Cannot write the run directory {run_dir} ({e.strerror or e}): choose a writable out_dir or run_dir.") from None
     return run_dir, False
+
+def _finished(run_dir) -> bool:
+    "Whether `run_dir` holds a finished run (a `metrics.json`); a damaged one is an error that says what to do."
+    f = Path(run_dir)/'metrics.json'
+    if not f.exists(): return False
+    try: m = read_json(f, 'metrics file')
+    except ValueError as e: m = e
+    if not isinstance(m, dict) or 'test_accuracy' not in m:
+        raise ValueError(f"{f} is damaged (not the metrics of a finished run): delete it to redo the run's evaluation, or pass overwrite=True to retrain.")
+    return True
+
+def _repair_history(f:Path):
+    "Drop a last line that a kill cut short, so the rows appended after a resume start on a line of their own."
+    if f.exists() and (b := f.read_bytes()) and not b.endswith(b'\n'): atomic_write(f, b[:b.rfind(b'\n') + 1])
 
 def read_history(run_dir) -> 'pd.DataFrame':
     "The per-epoch history of a run (one row per epoch, the last write winning after a resume)."
@@ -544,10 +656,20 @@ def train(config:TrainConfig, # what to train, on what, how
          ) -> Path:
     "Train `config` into a run directory and return its path (holding config, models, history, metrics and curves)."
     config.validate()
-    run_dir, resuming = _run_dir(config, run_dir, overwrite)
-    if (run_dir/'metrics.json').exists():
+    run_dir, resuming = _run_dir(config, run_dir, overwrite, quiet)
+    if _finished(run_dir):
         if not quiet: print(f"{run_dir} is complete: nothing to do (overwrite=True retrains it).")
         return run_dir
+    try: return _train(config, data, run_dir, resuming, verbose, quiet, callbacks)
+    except BaseException as e:
+        done = max((n for n, _ in RunBackup(run_dir/'backup').backups()), default=0) if run_dir.is_dir() else 0
+        if not resuming and not done and not (run_dir/'metrics.json').exists(): shutil.rmtree(run_dir, ignore_errors=True)   # nothing worth keeping
+        if isinstance(e, KeyboardInterrupt) and not isinstance(e, TrainingInterrupted):
+            raise TrainingInterrupted(run_dir, done, config.epochs) from None
+        raise
+
+def _train(config, data, run_dir, resuming, verbose, quiet, callbacks):
+    "The body of `train` once the run directory is there."
     keras.utils.set_random_seed(config.seed)
     alt = AlternatingFlip() if config.alt_flip else None
     d = prepare_data(config, data, flip_phase=alt and alt.phase, cache_dir=run_dir)
@@ -563,12 +685,14 @@ def train(config:TrainConfig, # what to train, on what, how
             loss = (keras.losses.CategoricalCrossentropy(from_logits=True, label_smoothing=0.0 if config.teachers else config.label_smoothing) if d['one_hot']
                     else keras.losses.SparseCategoricalCrossentropy(from_logits=True))
             model.compile(optimizer=make_optimizer(config, d['steps_per_epoch']), loss=loss, metrics=['accuracy'])
+        la = Lookahead(config.epochs * d['steps_per_epoch']) if config.lookahead else None
+        _repair_history(run_dir/'history.csv')
         cbs = [EpochLog(config.epochs, quiet), BestCheckpoint(run_dir),
                keras.callbacks.CSVLogger(str(run_dir/'history.csv'), append=True),
-               keras.callbacks.BackupAndRestore(str(run_dir/'backup'))]
+               RunBackup(run_dir/'backup', [la] if la else [], quiet=quiet)]
         if config.schedule == 'plateau': cbs.append(keras.callbacks.ReduceLROnPlateau('val_loss', factor=0.5, patience=2, verbose=0))
         if config.patience: cbs.append(keras.callbacks.EarlyStopping('val_accuracy', patience=config.patience))
-        if config.lookahead: cbs.insert(0, Lookahead(config.epochs * d['steps_per_epoch']))
+        if la: cbs.insert(0, la)
         if alt: cbs.insert(0, alt)
         if config.whiten_bias_epochs: cbs.append(WhiteningBias(config.whiten_bias_epochs))   # after BackupAndRestore and Lookahead
         if not quiet: print(f"{'resuming' if resuming else 'training'} {config.model} in {run_dir} ({policy}): "
@@ -598,6 +722,7 @@ def train(config:TrainConfig, # what to train, on what, how
     fig.savefig(run_dir/'.curves.tmp.png', dpi=80); os.replace(run_dir/'.curves.tmp.png', run_dir/'curves.png')
     import matplotlib.pyplot as plt; plt.close(fig)
     atomic_write(run_dir/'metrics.json', json.dumps(metrics, indent=1))
+    shutil.rmtree(run_dir/'backup', ignore_errors=True)      # kept until now: a kill after the last epoch resumes here, not from scratch
     if not quiet: print(f"test accuracy {test_acc:.4f} (best epoch {metrics['best_epoch']}), {secs:.0f}s of training, "
                         f"{metrics['images_per_sec']:.0f} images/s -> {run_dir}", flush=True)
     return run_dir
