@@ -89,11 +89,31 @@ def config_from_args(a) -> 'TrainConfig':
         k, v = kv.split('=', 1); hp[k] = _parse_value(v)
     return cfg.replace(**over, hparams=hp)
 
+def _resume_command(argv:list, # the command's arguments
+                    run_dir, # the run to resume
+                   ) -> str:
+    "The `cifar-cnn` command line `argv` with `--run-dir run_dir` (and without `--overwrite`): what resumes an interrupted run."
+    import shlex
+    args, out = list(argv), []
+    while args:
+        x = args.pop(0)
+        if x in ('--run-dir', '--overwrite'): args = args[1:] if x == '--run-dir' else args; continue
+        if not x.startswith('--run-dir='): out.append(x)
+    return shlex.join(['cifar-cnn', *out, '--run-dir', str(run_dir)])
+
 def _cmd_train(a) -> int:
-    from cifar_cnn.train import train
+    import signal
+    from cifar_cnn.train import train, TrainingInterrupted
     cfg = config_from_args(a)
     if a.print_config: print(json.dumps(cfg.to_dict(), indent=1)); return 0
-    run = train(cfg, run_dir=a.run_dir, overwrite=a.overwrite, verbose=1 if a.progress else 0)
+    def stop(*_): raise KeyboardInterrupt()
+    old = signal.signal(signal.SIGTERM, stop)      # `kill` and container stops end as cleanly as Ctrl-C
+    try: run = train(cfg, run_dir=a.run_dir, overwrite=a.overwrite, verbose=1 if a.progress else 0)
+    except TrainingInterrupted as e:
+        msg = f"to resume: {_resume_command(a.argv, e.run_dir)}" if e.epochs_done else "nothing was kept"
+        print(f"cifar-cnn train: stopped at epoch {e.epochs_done} of {e.epochs}; {msg}", file=sys.stderr)
+        return 130
+    finally: signal.signal(signal.SIGTERM, old)
     m = json.loads((run/'metrics.json').read_text())
     print(f"run directory: {run}\ntest accuracy: {m['test_accuracy']:.4f} on {m['n_test']} test images "
           f"({m['epochs']} epochs, {m['train_seconds']:.0f}s of training)")
@@ -114,9 +134,9 @@ def _cmd_evaluate(a) -> int:
               f"on the {card['n_test']} test images of the full CIFAR-10")
     elif target.is_dir(): rep = evaluate_run(target, data=data, tta=a.tta, plots=not a.no_plots)
     elif target.suffix == '.keras' and target.is_file():
-        import keras
+        from cifar_cnn.train import load_trained         # it knows the library's schedules and optimisers a compiled file names
         data = data or load_cifar(a.dataset)
-        rep = evaluate(keras.models.load_model(target), data.x_test, data.y_test, data.classes, tta=a.tta)
+        rep = evaluate(load_trained(target), data.x_test, data.y_test, data.classes, tta=a.tta)
     else: raise FileNotFoundError(f"{target} is neither a run directory nor a .keras file (nor 'pretrained').")
     if a.json: print(rep.to_json())
     else:
@@ -138,7 +158,8 @@ def _cmd_tune(a) -> int:
     over = {k: getattr(a, k) for k in ('data', 'subset', 'batch_size', 'seed') if getattr(a, k) is not None}
     base = base.replace(**over)
     if a.chief or a.worker is not None: os.environ.update(distributed_env('chief' if a.chief else f'tuner{a.worker}', a.oracle_ip, a.oracle_port))
-    t = tune(a.space, a.tuner, a.max_trials, a.epochs, base=base, directory=a.directory, project_name=a.project, overwrite=a.overwrite, verbose=1)
+    t = tune(a.space, a.tuner, a.max_trials, a.epochs, base=base, directory=a.directory, project_name=a.project, overwrite=a.overwrite,
+             seed=a.seed or 0, verbose=1)
     if a.worker is not None: return 0          # workers only run trials; the chief reports
     df = results(t)
     cfg = best_config(t)
@@ -258,7 +279,7 @@ def build_parser() -> argparse.ArgumentParser:
     u.add_argument('--data', default=None, help="data file/folder, or 'sample'")
     u.add_argument('--subset', type=int, default=None, help='search on a stratified subset of this many training images')
     u.add_argument('--batch-size', type=int, default=None)
-    u.add_argument('--seed', type=int, default=None)
+    u.add_argument('--seed', type=int, default=None, help="seeds the search's sampling and every trial's training (default 0: the same command samples the same trials)")
     u.add_argument('--directory', default='tuner', help='search folder (resumed when it exists)')
     u.add_argument('--project', default='search', help='project name inside the search folder')
     u.add_argument('--overwrite', action='store_true', help='start the search over')
@@ -322,7 +343,11 @@ def main(argv:list|None=None, # arguments (default: `sys.argv[1:]`)
         ) -> int:
     "Entry point of the `cifar-cnn` console script; returns the exit code."
     a = build_parser().parse_args(argv)
+    a.argv = list(sys.argv[1:] if argv is None else argv)
     try: return a.func(a)
-    except (DataNotFoundError, ChecksumError, CifarDataError, ValueError, FileNotFoundError, NotADirectoryError) as e:
+    except (DataNotFoundError, ChecksumError, CifarDataError, ValueError, OSError) as e:   # OSError: unreadable/unwritable paths
         print(f"cifar-cnn {a.command}: error: {e}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print(f"cifar-cnn {a.command}: interrupted", file=sys.stderr)
+        return 130
