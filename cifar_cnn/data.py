@@ -792,6 +792,21 @@ def needs_one_hot(layers:list) -> bool:
     import keras
     return any(isinstance(l, (keras.layers.MixUp, keras.layers.CutMix)) for l in layers)
 
+# %% ../nbs/00_data.ipynb #0311019b
+def _epoch_order(arrays:tuple, # (images, labels or targets)
+                 batch_size:int, drop_remainder:bool, seed, # as in `make_dataset`
+                 epoch, # a `tf.Variable` holding the epoch; read when each pass starts
+                ):
+    "Batches of `arrays` in a stateless random order of (seed, epoch): the same pass in any process."
+    import tensorflow as tf
+    data = tuple(tf.constant(a) for a in arrays)
+    order = lambda _: tf.data.Dataset.from_tensor_slices(tf.random.experimental.stateless_shuffle(
+        tf.range(len(arrays[0]), dtype=tf.int64), seed=tf.stack([tf.constant(seed or 0, tf.int64), tf.cast(epoch, tf.int64)])))
+    n = len(arrays[0]) // batch_size if drop_remainder else -(-len(arrays[0]) // batch_size)
+    ds = tf.data.Dataset.range(1).flat_map(order).batch(batch_size, drop_remainder=drop_remainder)
+    ds = ds.apply(tf.data.experimental.assert_cardinality(n))         # as `from_tensor_slices` would: Keras counts the steps of an epoch
+    return ds.map(lambda i: tuple(tf.gather(a, i) for a in data), num_parallel_calls=1, deterministic=True)
+
 # %% ../nbs/00_data.ipynb #888e6136
 def make_dataset(x, # uint8 images (N, 32, 32, 3)
                  y, # integer labels (N,)
@@ -805,6 +820,7 @@ def make_dataset(x, # uint8 images (N, 32, 32, 3)
                  prefetch:int=2, # batches prepared ahead of the model
                  flip_phase=None, # a `tf.Variable` (int) for airbench's alternating flip instead of the policy's random flip; set it to `epoch % 2`
                  targets=None, # soft targets (N, classes), rows summing to 1, used instead of the labels (knowledge distillation)
+                 epoch=None, # a `tf.Variable` (int) the training loop sets to the epoch: each pass's order and augmentation are then functions of (seed, epoch) alone, so a resumed run repeats an uninterrupted one
                 ):
     "A batched, optionally shuffled and augmented, prefetched `tf.data.Dataset` of `(images, labels)`."
     import tensorflow as tf, keras
@@ -826,10 +842,17 @@ def make_dataset(x, # uint8 images (N, 32, 32, 3)
         x = np.where(half[:, None, None, None], x[:, :, ::-1], x)
     one_hot = one_hot or needs_one_hot(layers) or targets is not None
     pipe = keras.layers.Pipeline(layers) if layers else None
-    ds = tf.data.Dataset.from_tensor_slices((x, y.astype(np.int32) if targets is None else targets))
-    if shuffle: ds = ds.shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
-    ds = ds.batch(batch_size, drop_remainder=drop_remainder)
-    def prep(xb, yb):
+    arrays = (x, y.astype(np.int32) if targets is None else targets)
+    if shuffle and epoch is not None: ds = _epoch_order(arrays, batch_size, drop_remainder, seed, epoch)
+    else:
+        ds = tf.data.Dataset.from_tensor_slices(arrays)
+        if shuffle: ds = ds.shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
+        ds = ds.batch(batch_size, drop_remainder=drop_remainder)
+    gens = [l.generator.state for l in layers if getattr(l, 'generator', None) is not None] if epoch is not None else []
+    def prep(i, batch):
+        xb, yb = batch
+        for k, g in enumerate(gens):   # each batch's draws from (seed, epoch, batch), not from what the process drew before
+            g.assign(tf.cast(tf.stack([tf.cast(seed or 0, tf.int64) * 7919 + k, tf.cast(epoch, tf.int64) * 1_000_003 + i]) % 2**31, g.dtype))
         xb = tf.cast(xb, tf.float32)
         if flip_phase is not None: xb = tf.cond(tf.equal(flip_phase, 1), lambda: tf.reverse(xb, [2]), lambda: xb)
         yb = tf.one_hot(yb, num_classes) if one_hot and targets is None else yb
@@ -837,7 +860,7 @@ def make_dataset(x, # uint8 images (N, 32, 32, 3)
             out = pipe({'images': xb, 'labels': tf.cast(yb, tf.float32) if one_hot else yb}, training=True)
             xb, yb = out['images'], out['labels']
         return xb, yb
-    ds = ds.map(prep, num_parallel_calls=1, deterministic=True).prefetch(prefetch)
+    ds = ds.enumerate().map(prep, num_parallel_calls=1, deterministic=True).prefetch(prefetch)
     opts = tf.data.Options(); opts.autotune.enabled = False
     return ds.with_options(opts)
 

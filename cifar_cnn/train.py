@@ -17,9 +17,9 @@ __all__ = ['OPTIMIZERS', 'SCHEDULES', 'PRECISIONS', 'PRESETS', 'RUN_FIELDS', 'co
            'TrainConfig', 'atomic_write', 'atomic_save_model', 'recipe_diff', 'closest_preset', 'PiecewiseSchedule',
            'make_schedule', 'AirbenchSGD', 'newton_schulz', 'AirbenchMuon', 'make_optimizer', 'load_trained',
            'teacher_probs', 'copy_weights', 'prepare_data', 'choose_strategy', 'get_strategy', 'current_lr', 'EpochLog',
-           'BestCheckpoint', 'Lookahead', 'AlternatingFlip', 'WhiteningBias', 'RunBackup', 'environment',
-           'cpu_has_bf16', 'TrainingInterrupted', 'unfinished_run', 'read_history', 'train', 'plot_history', 'lr_find',
-           'plot_lr_find']
+           'BestCheckpoint', 'Lookahead', 'EpochVariable', 'AlternatingFlip', 'WhiteningBias', 'RunBackup',
+           'environment', 'cpu_has_bf16', 'TrainingInterrupted', 'unfinished_run', 'read_history', 'train',
+           'plot_history', 'lr_find', 'plot_lr_find']
 
 # %% ../nbs/02_train.ipynb #692b04b2
 OPTIMIZERS = ('sgd', 'sgd_airbench', 'muon_airbench', 'adam', 'adamw', 'rmsprop')
@@ -379,6 +379,7 @@ def prepare_data(config:TrainConfig, # uses dataset, data, label_mode, subset, t
                  data:CifarData|None=None, # use these arrays instead of loading `config.data`
                  flip_phase=None, # with `config.alt_flip`: the `tf.Variable` the training loop sets to `epoch % 2` (`AlternatingFlip`)
                  cache_dir=None, # with `config.teachers`: keep their probabilities in `<cache_dir>/teachers.npz`
+                 epoch=None, # the `tf.Variable` the training loop sets to the epoch (`EpochVariable`): each epoch's order and augmentation from (seed, epoch)
                 ) -> dict:
     "Train/validation `tf.data` pipelines and test arrays for `config`."
     if config.alt_flip and flip_phase is None:
@@ -397,7 +398,7 @@ def prepare_data(config:TrainConfig, # uses dataset, data, label_mode, subset, t
         ls = config.label_smoothing
         targets = config.distill * probs + (1 - config.distill) * (np.eye(n, dtype=np.float32)[ytr] * (1 - ls) + ls / n)
     train_ds = make_dataset(xtr, ytr, config.batch_size, shuffle=True, augment=config.augment, num_classes=n, one_hot=one_hot,
-                            seed=config.seed, drop_remainder=True, flip_phase=flip_phase if config.alt_flip else None, targets=targets)
+                            seed=config.seed, drop_remainder=True, flip_phase=flip_phase if config.alt_flip else None, targets=targets, epoch=epoch)
     val_ds = make_dataset(xval, yval, max(config.batch_size, 256), num_classes=n, one_hot=one_hot)
     return dict(data=data, train=train_ds, val=val_ds, x_train=xtr, y_train=ytr, x_val=xval, y_val=yval, targets=targets,
                 x_test=data.x_test, y_test=data.y_test, num_classes=n, one_hot=one_hot,
@@ -478,6 +479,13 @@ class Lookahead(keras.callbacks.Callback):
         "Restore what `get_state` returned (after a resume)."
         self.step, self.avg = int(state['step']), [state[k].copy() for k in sorted(k for k in state if k.startswith('avg'))] or None
 
+class EpochVariable(keras.callbacks.Callback):
+    "Sets `var` (read by `make_dataset(epoch=)`) to the epoch before every epoch: each epoch's data order and augmentation then depend on it alone."
+    def __init__(self):
+        import tensorflow as tf
+        super().__init__(); self.var = tf.Variable(0, dtype='int64', trainable=False, name='epoch')
+    def on_epoch_begin(self, epoch, logs=None): self.var.assign(epoch)
+
 class AlternatingFlip(keras.callbacks.Callback):
     "airbench's alternating flip: sets `phase` (read by `make_dataset(flip_phase=)`) to `epoch % 2` before every epoch; logs it as `flip_phase`."
     def __init__(self):
@@ -501,9 +509,9 @@ class WhiteningBias(keras.callbacks.Callback):
         if self.bias is not None: self.layer.bias.assign(self.bias)
     def on_train_end(self, logs=None): self.on_train_batch_end(None)   # after Lookahead's last average: the frozen values once more
 
-# %% ../nbs/02_train.ipynb #a3a9d2b5
+# %% ../nbs/02_train.ipynb #9fa1bcf7
 class RunBackup(keras.callbacks.Callback):
-    "The training state after each epoch (weights, optimiser, `stateful` callbacks), written atomically; restored from the newest readable backup."
+    "The training state after each epoch (weights, optimiser, random-number states, `stateful` callbacks), written atomically; restored from the newest readable backup."
     def __init__(self, backup_dir, # the run's backup folder
                  stateful:list=(), # callbacks with `get_state() -> dict of arrays` and `set_state(dict)` (e.g. `Lookahead`)
                  quiet:bool=False, # don't print what was restored
@@ -517,11 +525,17 @@ class RunBackup(keras.callbacks.Callback):
         try: found.append((int(json.loads((self.dir/'training_metadata.json').read_text())['epoch']), self.dir/'latest.weights.h5'))
         except (OSError, ValueError, KeyError, TypeError): pass
         return found
+    def _rng(self) -> list:
+        "The model's variables that are not weights: its layers' random-number states (e.g. Dropout's), which `save_weights` leaves out."
+        w = {id(v) for v in self.model.weights}
+        return [v for v in self.model.variables if id(v) not in w]
     def _restore(self, epoch, f):
         self.model.load_weights(f)
         st = f.with_name(f'epoch-{epoch:04d}.state.npz')
-        if self.stateful and st.exists():
+        if st.exists():
             with np.load(st) as z: state = {k: z[k] for k in z.files}
+            for i, v in enumerate(self._rng()):
+                if f'rng__{i}' in state: v.assign(state[f'rng__{i}'])
             for i, cb in enumerate(self.stateful): cb.set_state({k.split('__', 1)[1]: v for k, v in state.items() if k.startswith(f'{i}__')})
     def on_train_begin(self, logs=None):
         opt = self.model.optimizer
@@ -539,9 +553,9 @@ class RunBackup(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         self.dir.mkdir(parents=True, exist_ok=True)
         n = epoch + 1
-        if self.stateful:
-            state = {f'{i}__{k}': v for i, cb in enumerate(self.stateful) for k, v in cb.get_state().items()}
-            tmp = self.dir/f'.tmp-epoch-{n:04d}.state.npz'; np.savez(tmp, **state); os.replace(tmp, self.dir/f'epoch-{n:04d}.state.npz')
+        state = {f'{i}__{k}': v for i, cb in enumerate(self.stateful) for k, v in cb.get_state().items()}
+        state.update({f'rng__{i}': keras.ops.convert_to_numpy(v) for i, v in enumerate(self._rng())})
+        tmp = self.dir/f'.tmp-epoch-{n:04d}.state.npz'; np.savez(tmp, **state); os.replace(tmp, self.dir/f'epoch-{n:04d}.state.npz')
         tmp = self.dir/f'.tmp-epoch-{n:04d}.weights.h5'
         self.model.save_weights(tmp); os.replace(tmp, self.dir/f'epoch-{n:04d}.weights.h5')   # the rename is the commit
         for e, f in self.backups():
@@ -672,7 +686,8 @@ def _train(config, data, run_dir, resuming, verbose, quiet, callbacks):
     "The body of `train` once the run directory is there."
     keras.utils.set_random_seed(config.seed)
     alt = AlternatingFlip() if config.alt_flip else None
-    d = prepare_data(config, data, flip_phase=alt and alt.phase, cache_dir=run_dir)
+    ep = EpochVariable()
+    d = prepare_data(config, data, flip_phase=alt and alt.phase, cache_dir=run_dir, epoch=ep.var)
     policy = _precision(config.mixed_precision)
     old_policy = keras.mixed_precision.global_policy().name
     keras.mixed_precision.set_global_policy(policy)
@@ -694,6 +709,7 @@ def _train(config, data, run_dir, resuming, verbose, quiet, callbacks):
         if config.patience: cbs.append(keras.callbacks.EarlyStopping('val_accuracy', patience=config.patience))
         if la: cbs.insert(0, la)
         if alt: cbs.insert(0, alt)
+        cbs.insert(0, ep)
         if config.whiten_bias_epochs: cbs.append(WhiteningBias(config.whiten_bias_epochs))   # after BackupAndRestore and Lookahead
         if not quiet: print(f"{'resuming' if resuming else 'training'} {config.model} in {run_dir} ({policy}): "
                             f"{len(d['x_train'])} train / {len(d['x_val'])} val / {len(d['x_test'])} test images", flush=True)
