@@ -4,7 +4,7 @@
 
 # %% ../nbs/03_tune.ipynb #8364754a
 from __future__ import annotations
-import copy, gc, json, os, time
+import copy, gc, json, os, shutil, threading, time
 from pathlib import Path
 import numpy as np
 import keras
@@ -13,8 +13,8 @@ from .models import build_model, init_whitening
 from .train import TrainConfig, make_optimizer
 
 # %% auto #0
-__all__ = ['SPACES', 'TUNERS', 'validate_space', 'config_from_values', 'CifarHyperModel', 'tune', 'results', 'best_config',
-           'plot_results', 'distributed_env']
+__all__ = ['SPACES', 'TUNERS', 'validate_space', 'config_from_values', 'CifarHyperModel', 'SearchStateError', 'tune', 'results',
+           'best_config', 'plot_results', 'distributed_env']
 
 # %% ../nbs/03_tune.ipynb #91570ca2
 SPACES = {
@@ -126,8 +126,53 @@ class CifarHyperModel(kt.HyperModel):
                                         hp=hp.values, seconds=round(secs, 2))) + '\n')
         return h
 
+# %% ../nbs/03_tune.ipynb #3fca9f64
+from keras_tuner.src import utils as _kt_utils
+_kt_save_json = _kt_utils.save_json
+
+def _atomic_save_json(path, obj):
+    "keras-tuner's `save_json`, written to a temporary file and renamed over `path`, so a kill never truncates `path`."
+    if '://' in str(path): return _kt_save_json(path, obj)   # remote (gs://...): keras-tuner's own write
+    s, tmp = json.dumps(obj), f'{path}.{os.getpid()}.{threading.get_ident()}.tmp'
+    with open(tmp, 'w') as f: f.write(s)
+    os.replace(tmp, path)
+    return s
+
+_kt_utils.save_json = _atomic_save_json
+
+# %% ../nbs/03_tune.ipynb #46b4d713
+class SearchStateError(ValueError):
+    "A saved search's file cannot be read."
+
+def _check_saved(proj:Path, # the search's folder (`directory/project_name`)
+                 tuner_id:str='tuner0', # this process' keras-tuner id
+                ):
+    "Raise `SearchStateError` naming the first saved search file that is not valid JSON (`proj` may not exist)."
+    for f in [proj/'oracle.json', proj/f'{tuner_id}.json', *sorted(proj.glob('trial_*/trial.json'))]:
+        if not f.is_file(): continue
+        try: json.loads(f.read_bytes())
+        except ValueError as e:
+            what = f"the record of trial {f.parent.name[len('trial_'):]}" if f.name == 'trial.json' else 'the search state'
+            raise SearchStateError(f"{f} is corrupt (truncated? {e}): it holds {what}. Delete the folder {proj} or pass "
+                                   "overwrite=True to restart the search (or use another project_name).") from None
+
+# %% ../nbs/03_tune.ipynb #d639afa6
+def _recover(o, # the tuner's oracle, just reloaded
+            ):
+    "Repair the trials a killed process left behind, so that every trial ends COMPLETED or FAILED exactly once."
+    if not isinstance(o, kt.Oracle): return   # a distributed worker: the chief's oracle does this
+    for tid in [i for i in o.trials if i not in o.start_order]:   # created, but killed before oracle.json knew it
+        del o.trials[tid]; shutil.rmtree(Path(o._project_dir)/f'trial_{tid}', ignore_errors=True)
+    for tid in list(o._retry_queue):
+        if o.trials[tid].status in ('COMPLETED', 'FAILED'):      # finished, but killed before oracle.json knew it
+            o._retry_queue.remove(tid)
+            if tid not in o.end_order: o.end_order.append(tid); o._run_times[tid] += 1
+    o._retry_queue += [i for i, tr in o.trials.items() if tr.status == 'RUNNING' and i not in o._retry_queue]
+
 # %% ../nbs/03_tune.ipynb #72c3720f
 TUNERS = {'random': kt.RandomSearch, 'hyperband': kt.Hyperband, 'bayesian': kt.BayesianOptimization}
+# keras-tuner's seed: never 0 (its 'pick one at random'), and seeds 0, 1, 2, ... far apart in its stream of sample seeds
+def _kt_seed(seed:int) -> int: return 1 + seed * 2654435761 % (2**31 - 1)
 
 def tune(space='seed_cnn', # a space dict or a name in `SPACES`
          tuner:str='random', # 'random', 'hyperband' or 'bayesian'
@@ -138,7 +183,7 @@ def tune(space='seed_cnn', # a space dict or a name in `SPACES`
          directory='tuner', # search folder; re-running with the same folder and project resumes
          project_name:str='search', # name of this search inside `directory`
          overwrite:bool=False, # start over instead of resuming
-         seed:int=0, # the search's own seed
+         seed:int=0, # the search's seed (>= 0): the same seed samples the same trials; a resumed search keeps the seed it began with
          max_consecutive_failed_trials:int=3, # stop after this many failures in a row
          verbose:int=0, # keras-tuner's progress output (1: a table per trial)
         ):
@@ -146,19 +191,27 @@ def tune(space='seed_cnn', # a space dict or a name in `SPACES`
     space = dict(validate_space(space))
     if tuner not in TUNERS: raise ValueError(f"Unknown tuner {tuner!r}: choose one of {list(TUNERS)}.")
     if not isinstance(max_trials, int) or max_trials <= 0: raise ValueError(f"max_trials must be a positive integer, got {max_trials!r}.")
+    if not isinstance(seed, int) or seed < 0: raise ValueError(f"seed must be a non-negative integer, got {seed!r}.")
     base = (base or TrainConfig()).validate()
     if epochs is not None and 'epochs' not in space: space['epochs'] = dict(type='fixed', value=int(epochs))
     if data is None: data = load_cifar(base.dataset, path=base.data, label_mode=base.label_mode)
     data = data.subset(base.subset, None, seed=base.seed)
     xtr, ytr, xval, yval = train_val_split(data.x_train, data.y_train, base.val_frac, seed=base.seed)
     hm = CifarHyperModel(space, base, dict(x_train=xtr, y_train=ytr, x_val=xval, y_val=yval), data.num_classes)
-    (Path(directory)/project_name).mkdir(parents=True, exist_ok=True)
-    hm.log_path = Path(directory)/project_name/'trials_run.jsonl'
+    proj, tid = Path(directory)/project_name, os.environ.get('KERASTUNER_TUNER_ID', 'tuner0')
+    if not overwrite:
+        _check_saved(proj, tid)
+        worker = 'KERASTUNER_ORACLE_IP' in os.environ and 'chief' not in tid
+        # killed after a trial's oracle.json but before keras-tuner's tuner file: reload anyway, not start over
+        if not worker and (proj/'oracle.json').is_file() and not (proj/f'{tid}.json').exists(): (proj/f'{tid}.json').write_text('{}')
+    proj.mkdir(parents=True, exist_ok=True)
+    hm.log_path = proj/'trials_run.jsonl'
     common = dict(hypermodel=hm, objective='val_accuracy', directory=str(directory), project_name=project_name, overwrite=overwrite,
-                  seed=seed, max_consecutive_failed_trials=max_consecutive_failed_trials)
+                  seed=_kt_seed(seed), max_consecutive_failed_trials=max_consecutive_failed_trials)
     if tuner == 'hyperband':
         t = kt.Hyperband(max_epochs=int(epochs or space.get('epochs', {}).get('max', base.epochs)), factor=3, **common)
     else: t = TUNERS[tuner](max_trials=max_trials, **common)
+    _recover(t.oracle)
     t.search(verbose=verbose)
     return t
 
@@ -178,8 +231,8 @@ def results(t, # a tuner returned by `tune` (or reloaded with the same arguments
 
 def best_config(t, # a finished tuner
                ) -> TrainConfig:
-    "The best trial's `TrainConfig`, ready for `train()`."
-    best = t.oracle.get_best_trials(1)
+    "The best COMPLETED trial's `TrainConfig` (the top row of `results` by val_accuracy), ready for `train()`."
+    best = [tr for tr in t.oracle.get_best_trials(len(t.oracle.trials)) if tr.status == 'COMPLETED']  # never a failed/running one
     if not best: raise ValueError("The search has no completed trial yet.")
     return t.hypermodel.config(best[0].hyperparameters)
 
