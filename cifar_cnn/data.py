@@ -792,7 +792,7 @@ def needs_one_hot(layers:list) -> bool:
     import keras
     return any(isinstance(l, (keras.layers.MixUp, keras.layers.CutMix)) for l in layers)
 
-# %% ../nbs/00_data.ipynb #0311019b
+# %% ../nbs/00_data.ipynb #5a4fb0c9
 def _epoch_order(arrays:tuple, # (images, labels or targets)
                  batch_size:int, drop_remainder:bool, seed, # as in `make_dataset`
                  epoch, # a `tf.Variable` holding the epoch; read when each pass starts

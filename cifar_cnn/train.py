@@ -509,7 +509,7 @@ class WhiteningBias(keras.callbacks.Callback):
         if self.bias is not None: self.layer.bias.assign(self.bias)
     def on_train_end(self, logs=None): self.on_train_batch_end(None)   # after Lookahead's last average: the frozen values once more
 
-# %% ../nbs/02_train.ipynb #9fa1bcf7
+# %% ../nbs/02_train.ipynb #e81d4900
 class RunBackup(keras.callbacks.Callback):
     "The training state after each epoch (weights, optimiser, random-number states, `stateful` callbacks), written atomically; restored from the newest readable backup."
     def __init__(self, backup_dir, # the run's backup folder
