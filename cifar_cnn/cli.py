@@ -94,11 +94,10 @@ def _resume_command(argv:list, # the command's arguments
                    ) -> str:
     "The `cifar-cnn` command line `argv` with `--run-dir run_dir` (and without `--overwrite`): what resumes an interrupted run."
     import shlex
-    args, out = list(argv), []
-    while args:
-        x = args.pop(0)
-        if x in ('--run-dir', '--overwrite'): args = args[1:] if x == '--run-dir' else args; continue
-        if not x.startswith('--run-dir='): out.append(x)
+    args, out = iter(argv), []
+    for x in args:
+        if x == '--run-dir': next(args, None)                 # and its value
+        elif x != '--overwrite' and not x.startswith('--run-dir='): out.append(x)
     return shlex.join(['cifar-cnn', *out, '--run-dir', str(run_dir)])
 
 def _cmd_train(a) -> int:

@@ -538,10 +538,11 @@ class RunBackup(keras.callbacks.Callback):
                 if f'rng__{i}' in state: v.assign(state[f'rng__{i}'])
             for i, cb in enumerate(self.stateful): cb.set_state({k.split('__', 1)[1]: v for k, v in state.items() if k.startswith(f'{i}__')})
     def on_train_begin(self, logs=None):
-        opt = self.model.optimizer
+        opt, found = self.model.optimizer, self.backups()
+        if not found: return                      # a new run: nothing to restore
         if opt is not None and not opt.built: opt.build(self.model.trainable_variables)
         start = [v.numpy() for v in self.model.variables] + ([v.numpy() for v in opt.variables] if opt is not None else [])
-        for epoch, f in self.backups():
+        for epoch, f in found:
             try: self._restore(epoch, f)
             except Exception as e:
                 self._say(f"backup {f} is unreadable ({type(e).__name__}: {str(e)[:80]}), as after a kill while it was written: "
@@ -602,9 +603,8 @@ class TrainingInterrupted(KeyboardInterrupt):
 
 def _same_config(config, d:Path) -> bool:
     "Whether run directory `d` holds `config` (fields added since it was written read as their defaults)."
-    try: old = {**json.loads(json.dumps(TrainConfig().to_dict())), **json.loads((d/'config.json').read_text())}
+    try: return not recipe_diff(read_json(d/'config.json'), config, ignore=())
     except (OSError, ValueError, TypeError): return False
-    return old == json.loads(json.dumps(config.to_dict()))
 
 def unfinished_run(config:TrainConfig, # the config about to be trained
                   ) -> Path|None:
@@ -627,12 +627,10 @@ def _run_dir(config, run_dir, overwrite, quiet=False):
     if Path(config.out_dir).exists() and not Path(config.out_dir).is_dir(): raise NotADirectoryError(f"out_dir {config.out_dir} is a file: choose another path.")
     cfg_file = run_dir/'config.json'
     if cfg_file.exists() and not overwrite:
-        new = json.loads(json.dumps(config.to_dict()))
-        try: old = {**json.loads(json.dumps(TrainConfig().to_dict())), **read_json(cfg_file, 'run config')}   # fields added since then: defaults
+        try: diff = sorted(recipe_diff(read_json(cfg_file, 'run config'), config, ignore=()))   # fields added since then: defaults
         except (ValueError, TypeError) as e:
             raise ValueError(f"{cfg_file} is damaged ({str(e)[:120]}): pass overwrite=True to replace the run, or use another run_dir.") from None
-        if old != new:
-            diff = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
+        if diff:
             raise ValueError(f"{run_dir} holds a run with a different config (differs in {diff}): pass overwrite=True to replace it, or use another run_dir.")
         return run_dir, True
     if overwrite and run_dir.exists(): shutil.rmtree(run_dir)
@@ -645,7 +643,7 @@ def _finished(run_dir) -> bool:
     f = Path(run_dir)/'metrics.json'
     if not f.exists(): return False
     try: m = read_json(f, 'metrics file')
-    except ValueError as e: m = e
+    except ValueError: m = None
     if not isinstance(m, dict) or 'test_accuracy' not in m:
         raise ValueError(f"{f} is damaged (not the metrics of a finished run): delete it to redo the run's evaluation, or pass overwrite=True to retrain.")
     return True
@@ -710,7 +708,7 @@ def _train(config, data, run_dir, resuming, verbose, quiet, callbacks):
         if la: cbs.insert(0, la)
         if alt: cbs.insert(0, alt)
         cbs.insert(0, ep)
-        if config.whiten_bias_epochs: cbs.append(WhiteningBias(config.whiten_bias_epochs))   # after BackupAndRestore and Lookahead
+        if config.whiten_bias_epochs: cbs.append(WhiteningBias(config.whiten_bias_epochs))   # after RunBackup and Lookahead
         if not quiet: print(f"{'resuming' if resuming else 'training'} {config.model} in {run_dir} ({policy}): "
                             f"{len(d['x_train'])} train / {len(d['x_val'])} val / {len(d['x_test'])} test images", flush=True)
         model.fit(d['train'], validation_data=d['val'], epochs=config.epochs, callbacks=cbs + list(callbacks or []), verbose=verbose, shuffle=False)

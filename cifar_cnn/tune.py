@@ -4,13 +4,13 @@
 
 # %% ../nbs/03_tune.ipynb #8364754a
 from __future__ import annotations
-import copy, gc, json, os, shutil, threading, time
+import copy, gc, json, os, shutil, time
 from pathlib import Path
 import numpy as np
 import keras
 from .data import load_cifar, train_val_split, make_dataset, CifarData
 from .models import build_model, init_whitening
-from .train import TrainConfig, make_optimizer
+from .train import TrainConfig, make_optimizer, atomic_write
 
 # %% auto #0
 __all__ = ['SPACES', 'TUNERS', 'validate_space', 'config_from_values', 'CifarHyperModel', 'SearchStateError', 'tune', 'results',
@@ -133,9 +133,8 @@ _kt_save_json = _kt_utils.save_json
 def _atomic_save_json(path, obj):
     "keras-tuner's `save_json`, written to a temporary file and renamed over `path`, so a kill never truncates `path`."
     if '://' in str(path): return _kt_save_json(path, obj)   # remote (gs://...): keras-tuner's own write
-    s, tmp = json.dumps(obj), f'{path}.{os.getpid()}.{threading.get_ident()}.tmp'
-    with open(tmp, 'w') as f: f.write(s)
-    os.replace(tmp, path)
+    s = json.dumps(obj)
+    atomic_write(path, s)
     return s
 
 _kt_utils.save_json = _atomic_save_json
