@@ -11,8 +11,9 @@ from pathlib import Path
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
 import keras
 from cifar_cnn.data import load_cifar, make_dataset
-from cifar_cnn.models import build_model, init_whitening, model_summary
-from cifar_cnn.train import TrainConfig, make_optimizer, environment
+from cifar_cnn.models import model_summary
+from cifar_cnn.core import environment
+from cifar_cnn.train import TrainConfig, build_for_training, compile_for_training
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -25,8 +26,8 @@ def main():
     for policy in ('float32', 'mixed_bfloat16'):
         keras.mixed_precision.set_global_policy(policy)
         keras.utils.set_random_seed(0)
-        m = build_model('airbench'); init_whitening(m, data.x_train[:5000])
-        m.compile(make_optimizer(cfg, 48), keras.losses.CategoricalCrossentropy(from_logits=True, label_smoothing=0.2))
+        d = dict(num_classes=10, x_train=data.x_train, steps_per_epoch=48, one_hot=True)   # what the recipe's steps read of training_data's output
+        m = compile_for_training(build_for_training(cfg, d), cfg, d)                     # the model, optimiser and loss `train` uses
         ds = make_dataset(data.x_train, data.y_train, a.batch, shuffle=True, augment='airbench', num_classes=10, one_hot=True, drop_remainder=True).repeat()
         m.fit(ds, steps_per_epoch=3, epochs=1, verbose=0)
         t = time.perf_counter(); m.fit(ds, steps_per_epoch=a.steps, epochs=1, verbose=0); train_s = time.perf_counter() - t

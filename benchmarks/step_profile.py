@@ -15,8 +15,8 @@ from pathlib import Path
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
 import keras, tensorflow as tf
 from cifar_cnn.data import load_cifar, make_dataset
-from cifar_cnn.models import build_model, init_whitening
-from cifar_cnn.train import TrainConfig, make_optimizer, environment, Lookahead
+from cifar_cnn.core import environment
+from cifar_cnn.train import TrainConfig, Lookahead, build_for_training, compile_for_training
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -43,8 +43,9 @@ def main():
             for opt in a.optimizers.split(','):
                 keras.mixed_precision.set_global_policy(policy); keras.utils.set_random_seed(0)
                 cfg = TrainConfig.preset('fast', batch_size=bs, optimizer=opt)
-                m = build_model('airbench', **hp); init_whitening(m, x[:5000])
-                m.compile(make_optimizer(cfg, len(x) // bs), keras.losses.CategoricalCrossentropy(from_logits=True, label_smoothing=0.2))
+                cfg = cfg.replace(hparams=hp)
+                d = dict(num_classes=10, x_train=x, steps_per_epoch=len(x) // bs, one_hot=True)   # what the recipe's steps read of training_data's output
+                m = compile_for_training(build_for_training(cfg, d), cfg, d)                     # the model, optimiser and loss `train` uses
                 m.fit(one, steps_per_epoch=3, epochs=1, verbose=0)
                 t = time.perf_counter(); m.fit(one, steps_per_epoch=a.steps, epochs=1, verbose=0); step = a.steps * bs / (time.perf_counter() - t)
                 m.fit(ds, steps_per_epoch=2, epochs=1, verbose=0)
