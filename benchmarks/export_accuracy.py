@@ -12,8 +12,9 @@ from pathlib import Path
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
 from cifar_cnn.data import load_cifar
 from cifar_cnn.models import pretrained, pretrained_dir
-from cifar_cnn.serve import Predictor, export_model, evaluate_export, EXPORT_FILES, calibration_sample
-from cifar_cnn.train import environment
+from cifar_cnn.serve import Predictor
+from cifar_cnn.export import export_model, evaluate_export, EXPORT_FILES, calibration_sample
+from cifar_cnn.core import environment
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -48,7 +48,7 @@ def main():
     import cv2
     from cifar_cnn.data import load_sample
     from cifar_cnn.serve import Predictor
-    from cifar_cnn.train import environment
+    from cifar_cnn.core import environment
     s = load_sample()
     pngs = [cv2.imencode('.png', im[..., ::-1])[1].tobytes() for im in s.x_test[:64]]
     with socket.socket() as so: so.bind(('127.0.0.1', 0)); port = so.getsockname()[1]
