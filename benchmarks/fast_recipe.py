@@ -18,7 +18,7 @@ import keras
 from cifar_cnn.train import TrainConfig, train, recipe_diff
 from cifar_cnn.data import load_cifar
 from cifar_cnn.evaluate import predict
-from inference_speed import matmul_peak   # benchmarks/ is on sys.path when this runs as a script
+from cifar_cnn.core import matmul_peak
 
 ROOT = Path(__file__).resolve().parents[1]
 

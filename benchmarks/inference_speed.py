@@ -17,24 +17,16 @@ import numpy as np
 import keras, tensorflow as tf
 from cifar_cnn.data import load_cifar
 from cifar_cnn.models import build_model, load_weights_npz, pretrained_dir, model_summary
-from cifar_cnn.train import environment
+from cifar_cnn.core import environment, matmul_peak
 
 ROOT = Path(__file__).resolve().parents[1]
-
-def matmul_peak(dtype, n=4096, reps=5):
-    a = tf.random.normal((n, n), dtype=tf.float32); b = tf.random.normal((n, n), dtype=tf.float32)
-    a, b = tf.cast(a, dtype), tf.cast(b, dtype)
-    f = tf.function(lambda x, y: tf.reduce_sum(tf.cast(tf.matmul(x, y)[:1, :1], tf.float32)))
-    f(a, b).numpy()
-    best = min((lambda t: (f(a, b).numpy(), time.perf_counter() - t)[1])(time.perf_counter()) for _ in range(reps))
-    return 2 * n ** 3 / best
 
 def main():
     data = load_cifar()
     card = json.loads((pretrained_dir()/'manifest.json').read_text())
     x = data.x_test.astype('float32')
     row = dict(environment=environment(), date=time.strftime('%Y-%m-%d %H:%M'), command='CIFAR_CNN_DATA=../shared/data python benchmarks/inference_speed.py')
-    for policy, dt in (('float32', tf.float32), ('mixed_bfloat16', tf.bfloat16)):
+    for policy, dt in (('float32', 'float32'), ('mixed_bfloat16', 'bfloat16')):
         peak = matmul_peak(dt)
         keras.mixed_precision.set_global_policy(policy)
         m = build_model(card['model'], card['num_classes'], **card.get('hparams', {}))

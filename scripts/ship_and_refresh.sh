@@ -8,8 +8,8 @@
 #    into cifar_cnn/assets/pretrained/ (refuses runs not trained on the full CIFAR-10, or weights over 10 MB);
 # 2. the benchmarks that measure the shipped model: exports (export_accuracy.py), inference speed next to the CPU's
 #    peak (inference_speed.py), web-service latency (serve_latency.py); each appends to its log under benchmarks/logs/;
-# 3. the notebooks that show the shipped model, executed in place (01_models, 06_serve, 08_cli, index), then
-#    nbdev_clean, nbdev_export and README.md from index.ipynb.
+# 3. the notebooks that show the shipped model, executed in place (02_models, 07_serve, 08_app, 09_export, 11_cli),
+#    the results page (it reads the logs of step 2) and index, then nbdev_clean, nbdev_export and README.md from index.ipynb.
 # Needs the full CIFAR-10 ($CIFAR_CNN_DATA, default ../shared/data) and the dev install in .venv. Takes about 15-20
 # minutes on 2 CPU cores; nothing else should run meanwhile (the speed benchmarks would measure the contention).
 set -euo pipefail
@@ -22,7 +22,8 @@ step "ship $1"; $py scripts/ship_pretrained.py "$1"
 step "export accuracy"; $py benchmarks/export_accuracy.py
 step "inference speed"; $py benchmarks/inference_speed.py
 step "serve latency"; $py benchmarks/serve_latency.py
-for nb in 01_models 06_serve 08_cli index; do
+for nb in 02_models 07_serve 08_app 09_export 11_cli results index; do
+  [ -f "nbs/$nb.ipynb" ] || { echo "no nbs/$nb.ipynb: update this list (scripts/ship_and_refresh.sh)"; exit 1; }
   step "execute nbs/$nb.ipynb"; (cd nbs && ../.venv/bin/exec_nb "$nb.ipynb" --dest "$nb.ipynb" --exc_stop)
 done
 step "clean, export, README"; .venv/bin/nbdev_clean; .venv/bin/nbdev_export; $py scripts/readme.py

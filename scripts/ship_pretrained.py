@@ -6,9 +6,11 @@ Writes cifar_cnn/assets/pretrained/: weights.npz (big kernels float16, the rest 
 metrics.json and history.csv, eval.json and eval_flip_translate.json (the shipped weights evaluated on the full test
 set, without and with airbench's TTA), manifest.json (checksum, class names, accuracies, provenance) and MODEL.md
 (the model card). It refuses a run that was not trained on the full CIFAR-10, and states the accuracy that the
-shipped float16 weights reach, not the run's float32 one (both are in the manifest). A run made by
-scripts/distill_pretrained.py (it holds distill.json) ships with that file too, and its card names the model it was
-fine-tuned from and the teachers. `--card-only` re-renders MODEL.md from what a shipped folder holds (no re-evaluation).
+shipped float16 weights reach, not the run's float32 one (both are in the manifest). A run that holds distill.json
+(the shipped model's: it was made by the distillation script that git history keeps, see DISTILL_SCRIPT) ships with
+that file too, and its card names the model it was fine-tuned from, the teachers, and the `cifar-cnn train --init-from
+... --teacher ... --distill ...` command that repeats its recipe. `--card-only` re-renders MODEL.md from what a shipped
+folder holds (no re-evaluation).
 """
 import argparse, datetime, json, os, shutil, subprocess, sys, time
 from pathlib import Path
@@ -18,9 +20,11 @@ from cifar_cnn import __version__
 from cifar_cnn.data import load_cifar
 from cifar_cnn.models import save_weights_npz, pretrained, pretrained_dir, model_summary
 from cifar_cnn.evaluate import evaluate, EvalReport
-from cifar_cnn.train import environment, closest_preset
+from cifar_cnn.core import environment
+from cifar_cnn.train import closest_preset
 
 MAX_BYTES = 10_000_000   # the package ships at most 10 MB of weights
+DISTILL_SCRIPT = ('scripts/distill_pretrained.py', '3e70a33')   # what made the shipped model, deleted since: the last commit that changed it
 
 def preset_call(cfg):
     "`(preset, overrides, call)`: the preset that trained `cfg` with at most 3 fields changed and the call that reproduces it, or Nones."
@@ -33,6 +37,42 @@ def git_commit():
     "The repository's HEAD commit (presets change over time: the card names the commit whose preset trained the model), or None."
     try: return subprocess.run(['git', 'rev-parse', 'HEAD'], cwd=Path(__file__).resolve().parents[1], capture_output=True, text=True, check=True).stdout.strip()
     except (OSError, subprocess.CalledProcessError): return None
+
+def _teacher_source(t:str) -> str:
+    "Where a teacher of `distill.json` came from: a `runs/bench/<log>-s<seed>` run of benchmarks/fast_recipe.py, or as given."
+    import re
+    r = re.match(r'runs/bench/(.+)-s(\d+)/model\.keras$', t)
+    return f"`{t}`: seed {r[2]} of `benchmarks/logs/{r[1]}.jsonl` (`benchmarks/fast_recipe.py`)" if r else f"`{t}`"
+
+def distill_provenance(m:dict, c:dict, dist:dict) -> str:
+    "The card's section on a distilled model: the script that made it (in git history) and the `cifar-cnn train` command that repeats its recipe."
+    script, commit = DISTILL_SCRIPT
+    prev, init = '/tmp/prev/cifar_cnn/assets/pretrained', m['distill']['init_sha256']
+    teachers = [prev if t['sha256'] == init else t['model'] for t in dist['teachers']]
+    cmd = (f"CIFAR_CNN_DATA=../shared/data cifar-cnn train --preset accurate --init-from {prev} " + ' '.join(f'--teacher {t}' for t in teachers) +
+           f" --distill {dist['alpha']} --label-smoothing {c['label_smoothing']} --lr {c['lr']} --warmup {c['warmup']} --epochs {c['epochs']}"
+           f" --seed 0 --run-dir runs/bench/{c['name']}")
+    return f"""
+## Provenance, and how to repeat it
+
+It was made by `{script}`, a script written before `train` could distil (`TrainConfig.init_from`, `teachers`, `distill`);
+it has been deleted since and lives in git history (last changed in commit `{commit}`: `git show {commit}:{script}`).
+The same recipe through the library, from the model it was fine-tuned from (also one of the teachers):
+
+```sh
+mkdir -p /tmp/prev && git archive {(m['preset_commit'] or 'HEAD')[:7]} cifar_cnn/assets/pretrained | tar -x -C /tmp/prev
+{cmd}
+CIFAR_CNN_DATA=../shared/data python scripts/ship_pretrained.py runs/bench/{c['name']}
+```
+
+`--lr` is {dist['lr_frac']} × the `accurate` preset's learning rate; the other teachers: {'; '.join(_teacher_source(t) for t in teachers if t != prev)}.
+This repeats the recipe, not the exact weights: the CLI lacks two things the script did. It held out the validation
+images with seed 0 but shuffled and augmented with seed {c['seed']} (`TrainConfig.seed` seeds both: `--seed 0` keeps the
+same 1,000 validation images), and it flipped each image at random where the `accurate` preset alternates flips
+(`--alt-flip` can only turn alternation on: to turn it off, save the preset with `cifar-cnn train --preset accurate
+--print-config > accurate.json`, set `"alt_flip": false` in it, and pass `--config accurate.json` instead of `--preset accurate`).
+`benchmarks/logs/distill_library_kd-a07-e10.log` holds a run of this recipe through `cifar-cnn train` (with `--lr 0.2935`); the results page compares it with the script's run.
+"""
 
 def model_card(folder):
     "MODEL.md for a shipped folder, from what it holds (manifest, config, metrics, distill.json, eval.json, eval_flip_translate.json)."
@@ -48,14 +88,12 @@ def model_card(folder):
         k = m['distill']
         trained_by = (f"fine-tuning `{k['init']}` (the model shipped before, weights sha256 `{k['init_sha256'][:12]}…`, "
                       f"{k['init_test_accuracy']:.4f} without TTA, {k['init_train_seconds'] / 60:.0f} minutes of training; its card is in git history) for "
-                      f"{c['epochs']} more epochs with knowledge distillation (`scripts/distill_pretrained.py`): "
+                      f"{c['epochs']} more epochs with knowledge distillation: "
                       f"each training image's target was {k['alpha']} × the mean flip-TTA probabilities of {len(k['teachers'])} teachers "
                       f"({', '.join('`' + (k['init'] if t['sha256'] == k['init_sha256'] else t['model']) + '`' for t in k['teachers'])}; "
                       f"together {k['ensemble_accuracy_flip']['test']:.4f} on the test set; `distill.json` has their checksums) "
-                      f"+ {1 - k['alpha']:.1f} × its label smoothed by 0.2, with the `accurate` preset's optimiser and augmentation at "
-                      f"{dist['lr_frac']} of its learning rate (`config.json`, `distill.json` hold every field; to rerun it, take the earlier "
-                      f"model from git, `git archive {(m['preset_commit'] or 'HEAD')[:7]} cifar_cnn/assets/pretrained | tar -x -C /tmp/prev`, and pass "
-                      f"`--init /tmp/prev/cifar_cnn/assets/pretrained` and that folder in place of `pretrained` among the teachers). Fine-tuned")
+                      f"+ {1 - k['alpha']:.1f} × its label smoothed by {c['label_smoothing']}, with the `accurate` preset's optimiser and augmentation at "
+                      f"{dist['lr_frac']} of its learning rate (`config.json`, `distill.json` hold every field; how to repeat it: below). Fine-tuned")
     return f"""# Pretrained model: {m['name']}
 
 The `{c['model']}` net ({json.dumps(c.get('hparams') or {})}; {m['params']:,} parameters, {m['flops'] / 1e6:.0f} MFLOPs per image) trained by
@@ -76,7 +114,7 @@ ECE {rep.ece:.4f}, log loss {rep.log_loss:.4f}.
 Made by `{m['command']}`; re-measured by `{m['check_command']}`.
 Weights: `weights.npz`, sha256 `{m['weights_sha256']}` ({m['weights_bytes'] / 1e6:.1f} MB). Load it with
 `cifar_cnn.models.pretrained()` (offline; checksum verified).
-"""
+""" + (distill_provenance(m, c, dist) if dist else '')
 
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -99,7 +137,7 @@ def main():
         shutil.rmtree(tmp); sys.exit(f"{run}: its weights take {size / 1e6:.1f} MB, more than the {MAX_BYTES / 1e6:.0f} MB the package may ship.")
     for f in ('config.json', 'metrics.json', 'history.csv', 'distill.json'):
         if (run/f).exists(): shutil.copy(run/f, tmp/f)
-    # a run of scripts/distill_pretrained.py: fine-tuned from a shipped model (its card says how that one was trained)
+    # a distilled run (distill.json): fine-tuned from a shipped model (its card says how that one was trained)
     dist = json.loads((run/'distill.json').read_text()) if (run/'distill.json').exists() else None
     init = json.loads(((pretrained_dir() if dist['init'] == 'pretrained' else Path(dist['init']))/'manifest.json').read_text()) if dist else None
     if init and init['weights_sha256'] != dist['init_sha256']:
