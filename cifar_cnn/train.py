@@ -732,10 +732,11 @@ def training_loss(config:TrainConfig, # uses label_smoothing, teachers
 # %% ../nbs/03_train.ipynb #d48fa5ef
 def compile_for_training(model:keras.Model, # from `build_for_training`
                          config:TrainConfig, # uses the optimiser, schedule and loss fields
-                         d:dict, # what `training_data` returned
+                         d:dict, # what `training_data` returned (its `steps_per_epoch` and `one_hot`)
+                         optimizer=None, # an optimiser to use instead of the config's (`lr_find`'s growing learning rate)
                         ) -> keras.Model:
     "Recipe step 3: compile `model` with the config's optimiser and schedule, loss and accuracy (under `precision_policy`)."
-    model.compile(optimizer=make_optimizer(config, d['steps_per_epoch']), loss=training_loss(config, d['one_hot']), metrics=['accuracy'])
+    model.compile(optimizer=optimizer or make_optimizer(config, d['steps_per_epoch']), loss=training_loss(config, d['one_hot']), metrics=['accuracy'])
     return model
 
 # %% ../nbs/03_train.ipynb #dcb62e9b
@@ -861,7 +862,7 @@ def lr_find(model:keras.Model, # a built model (its weights are restored afterwa
     weights = model.get_weights()
     sched = keras.optimizers.schedules.ExponentialDecay(start, 1, (end / start) ** (1 / steps))
     opt = keras.optimizers.SGD(sched, momentum=0.9, nesterov=True) if optimizer == 'sgd' else keras.optimizers.Adam(sched)
-    model.compile(opt, keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    compile_for_training(model, TrainConfig(label_smoothing=0.0), dict(steps_per_epoch=steps, one_hot=False), optimizer=opt)   # integer labels: plain cross-entropy
     ds = make_dataset(x, y, batch_size, shuffle=True, seed=seed, num_classes=int(np.max(y)) + 1, drop_remainder=True).repeat()
     rec = _LossRecorder()
     model.fit(ds, steps_per_epoch=steps, epochs=1, callbacks=[rec], verbose=0, shuffle=False)
