@@ -34,6 +34,9 @@ def main(argv:list|None=None, # arguments (default: `sys.argv[1:]`)
     except (DataNotFoundError, ChecksumError, CifarDataError, ValueError, OSError) as e:   # OSError: unreadable/unwritable paths
         print(f"cifar-cnn {a.command}: error: {e}", file=sys.stderr)
         return 2
+    except ImportError as e:     # an optional extra that is not installed (serve needs FastAPI and uvicorn): its message says what to install
+        print(f"cifar-cnn {a.command}: error: {e}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print(f"cifar-cnn {a.command}: interrupted", file=sys.stderr)
         return 130
