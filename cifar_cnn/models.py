@@ -11,6 +11,7 @@ import numpy as np
 import keras
 from keras import layers as L
 import cifar_cnn
+from .core import atomic_write
 
 # %% auto #0
 __all__ = ['CIFAR10_MEAN', 'CIFAR10_STD', 'MODELS', 'ACTIVATIONS', 'ModelEntry', 'register_model', 'validate_hparams',
@@ -404,8 +405,7 @@ def save_weights_npz(model:keras.Model, # the model whose weights to store
         arrays[w.path] = a
     if len(arrays) != len(model.weights): raise ValueError("The model has weights with duplicate paths; name its layers uniquely.")
     buf = io.BytesIO(); np.savez_compressed(buf, **arrays)
-    path = Path(path); tmp = path.with_name(f'.{path.name}.tmp')
-    tmp.write_bytes(buf.getvalue()); os.replace(tmp, path)
+    atomic_write(path, buf.getvalue())
     return hashlib.sha256(buf.getvalue()).hexdigest()
 
 # %% ../nbs/02_models.ipynb #10764b2a

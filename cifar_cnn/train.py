@@ -4,7 +4,7 @@
 
 # %% ../nbs/03_train.ipynb #17727ac5
 from __future__ import annotations
-import dataclasses, glob, json, math, os, platform, shutil, tempfile, time
+import dataclasses, glob, io, json, math, os, platform, shutil, tempfile, time
 from contextlib import contextmanager
 from dataclasses import dataclass, field, asdict
 from pathlib import Path
@@ -354,7 +354,7 @@ def teacher_probs(teachers:list, # models `load_trained` accepts
     if len({p.shape for p in probs}) > 1: raise ValueError(f"The teachers {list(teachers)} predict different numbers of classes: {[p.shape[1] for p in probs]}.")
     probs = np.mean(probs, 0).astype(np.float32)
     if cache is not None:
-        tmp = Path(cache).with_name(Path(cache).stem + '.tmp.npz'); np.savez(tmp, probs=probs, key=key); os.replace(tmp, cache)
+        buf = io.BytesIO(); np.savez(buf, probs=probs, key=key); atomic_write(cache, buf.getvalue())
     return probs
 
 # %% ../nbs/03_train.ipynb #b2ea5b1b
@@ -542,7 +542,7 @@ def _save_backup(model:keras.Model, backup_dir:Path, n:int, # the epochs done
     backup_dir.mkdir(parents=True, exist_ok=True)
     state = {f'{i}__{k}': v for i, cb in enumerate(stateful) for k, v in cb.get_state().items()}
     state.update({f'rng__{i}': keras.ops.convert_to_numpy(v) for i, v in enumerate(_rng_variables(model))})
-    tmp = backup_dir/f'.tmp-epoch-{n:04d}.state.npz'; np.savez(tmp, **state); os.replace(tmp, backup_dir/f'epoch-{n:04d}.state.npz')
+    buf = io.BytesIO(); np.savez(buf, **state); atomic_write(backup_dir/f'epoch-{n:04d}.state.npz', buf.getvalue())
     tmp = backup_dir/f'.tmp-epoch-{n:04d}.weights.h5'
     model.save_weights(tmp); os.replace(tmp, backup_dir/f'epoch-{n:04d}.weights.h5')   # the rename is the commit
     for e, f in _backups(backup_dir):
@@ -793,7 +793,7 @@ def _train(config, data, run_dir, resuming, verbose, quiet, callbacks):
                    data_source=d['data'].source, data_kind=d['data'].kind, precision=policy,
                    **{k: v for k, v in model_summary(best).items() if k in ('params', 'flops')}, environment=environment())
     fig = plot_history(h, title=f"{config.name}: {config.model}, test accuracy {test_acc:.4f}")
-    fig.savefig(run_dir/'.curves.tmp.png', dpi=80); os.replace(run_dir/'.curves.tmp.png', run_dir/'curves.png')
+    buf = io.BytesIO(); fig.savefig(buf, format='png', dpi=80); atomic_write(run_dir/'curves.png', buf.getvalue())
     import matplotlib.pyplot as plt; plt.close(fig)
     atomic_write(run_dir/'metrics.json', json.dumps(metrics, indent=1))
     shutil.rmtree(run_dir/'backup', ignore_errors=True)      # kept until now: a kill after the last epoch resumes here, not from scratch
