@@ -339,8 +339,8 @@ _SUBCOMMANDS['run'] = (_add_run, _cmd_run)
 def _add_serve(sub) -> argparse.ArgumentParser:
     "`cifar-cnn serve`: the web service, with its limits."
     v = sub.add_parser('serve', help='serve a model over HTTP (FastAPI + uvicorn) with a web page', description=
-        "Start the web service: GET / (web page), /health, /routes, /model; POST /predict, /predict/batch, /explain. "
-        "Needs the serve extra: pip install 'cifar_cnn[serve]'.")
+        "Start the web service: GET / (web page), /health, /ready, /metrics, /routes, /models, /model; POST /predict, /predict/batch, "
+        "/explain; TF Serving's REST API under /v1/models/. Needs the serve extra: pip install 'cifar_cnn[serve]'.")
     v.add_argument('--model', default=None, help="run directory, .keras file or 'pretrained' (default: $CIFAR_CNN_MODEL, else pretrained)")
     v.add_argument('--host', default='127.0.0.1', help="interface to listen on (default 127.0.0.1; 0.0.0.0 for all)")
     v.add_argument('--port', type=int, default=8000)
@@ -350,6 +350,12 @@ def _add_serve(sub) -> argparse.ArgumentParser:
     v.add_argument('--tta', default=None, choices=['flip', 'flip_translate'], help='test-time augmentation')
     v.add_argument('--log-level', default='info', choices=['debug', 'info', 'warning', 'error'])
     v.add_argument('--unsafe', action='store_true', help='load models holding Python code (Keras safe mode off): trusted files only')
+    v.add_argument('--model-repository', default=None, metavar='DIR', help='also serve the models of DIR/<name>/<version>/ (TF Serving layout)')
+    v.add_argument('--model-name', default='default', help="the name --model is served under, as version 1 (default 'default')")
+    v.add_argument('--repository-only', action='store_true', help='serve only the model repository, not --model')
+    v.add_argument('--batch-size', type=int, default=32, help='most images in one model call of the dynamic batcher (default 32)')
+    v.add_argument('--batch-wait-ms', type=float, default=2.0, help='longest a request waits for others to share its model call (default 2)')
+    v.add_argument('--poll-s', type=float, default=2.0, help='seconds between looks at the model repository for new or removed versions; 0: never (default 2)')
     return v
 
 # %% ../nbs/11_cli.ipynb #26615573
@@ -357,7 +363,8 @@ def _cmd_serve(a) -> int:
     "`cifar-cnn serve`: run the service until stopped."
     from cifar_cnn.app import serve
     serve(a.model, host=a.host, port=a.port, log_level=a.log_level, max_upload_mb=a.max_upload_mb, max_batch=a.max_batch,
-          top_k=a.top_k, tta=a.tta, safe_mode=not a.unsafe)
+          top_k=a.top_k, tta=a.tta, safe_mode=not a.unsafe, model_repository=a.model_repository, model_name=a.model_name,
+          repository_only=a.repository_only, batch_size=a.batch_size, batch_wait_ms=a.batch_wait_ms, poll_s=a.poll_s)
     return 0
 _SUBCOMMANDS['serve'] = (_add_serve, _cmd_serve)
 
