@@ -36,6 +36,7 @@ try:
     from starlette.exceptions import HTTPException as StarletteHTTPException
     from starlette.routing import Match
     from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest, CONTENT_TYPE_LATEST
+    from prometheus_client.parser import text_string_to_metric_families
 except ImportError as e:
     raise ImportError(f"cifar_cnn.app needs the serve extra (FastAPI, uvicorn, python-multipart, prometheus-client): pip install 'cifar_cnn[serve]' ({e}).") from e
 
@@ -107,13 +108,20 @@ def _check_repository(self:ServeConfig):
 logger = logging.getLogger('cifar_cnn.serve')   # request and model-loading log lines (the name the service always logged under)
 
 # %% ../nbs/08_app.ipynb #a6d40f61
+def _model_source(cfg:ServeConfig) -> str:
+    "What the service's single model is loaded from: `cfg.model`, else $CIFAR_CNN_MODEL, else the shipped model."
+    return cfg.model or os.environ.get('CIFAR_CNN_MODEL') or 'pretrained'
+
 def _load_predictor(cfg:ServeConfig, # top_k, tta and safe_mode; `model` when no `source` is given
-                    source=None, # what `load_model` takes (default: `cfg.model`, else $CIFAR_CNN_MODEL, else the shipped model)
+                    source=None, # what `load_model` takes, or a SavedModel export folder (default: `_model_source(cfg)`)
+                    name:str|None=None, # a SavedModel's name (default: its folder's)
                    ) -> Predictor:
     "The predictor of `source` with `cfg`'s settings (logs the load time)."
-    src = source or cfg.model or os.environ.get('CIFAR_CNN_MODEL') or 'pretrained'
-    t0 = time.time()
-    p = Predictor(src, top_k=cfg.top_k, tta=cfg.tta, safe_mode=cfg.safe_mode)
+    src, t0 = source or _model_source(cfg), time.time()
+    if isinstance(src, (str, os.PathLike)) and (Path(src)/'saved_model.pb').is_file():
+        model, info = load_savedmodel(src, name=name)
+        p = Predictor(model, top_k=cfg.top_k, tta=cfg.tta, classes=info.classes); p.info = info     # its name and source, not '<in memory>'
+    else: p = Predictor(src, top_k=cfg.top_k, tta=cfg.tta, safe_mode=cfg.safe_mode)
     logger.info(json.dumps(dict(event='model_loaded', source=p.info.source, seconds=round(time.time() - t0, 2))))
     return p
 
@@ -324,14 +332,10 @@ def metric(text:str|bytes, # what `/metrics` answered
            name:str, # a sample's name, e.g. 'cifar_cnn_batch_size_count'
            **labels, # labels it must have (others may be there too)
           ) -> float:
-    "The sum of the samples called `name` with `labels` in Prometheus text (0 when there are none)."
+    "The sum of the samples called `name` with `labels` in Prometheus text (0 when there are none), read with prometheus-client's parser."
     text = text.decode() if isinstance(text, bytes) else text
-    total = 0.0
-    for line in text.splitlines():
-        if line.startswith('#') or not line.startswith(name) or line[len(name):len(name) + 1] not in ('{', ' '): continue
-        head, value = line.rsplit(' ', 1)
-        if all(f'{k}="{v}"' in head for k, v in labels.items()): total += float(value)
-    return total
+    return float(sum(s.value for f in text_string_to_metric_families(text) for s in f.samples
+                     if s.name == name and all(s.labels.get(k) == str(v) for k, v in labels.items())))
 
 # %% ../nbs/08_app.ipynb #4cdfa6b8
 def version_source(folder:Path # a version folder, e.g. models/alpha/2
@@ -350,13 +354,7 @@ def _load_version(cfg:ServeConfig, # top_k, tta, safe_mode
                   folder:Path, # a version folder
                  ) -> Predictor:
     "The predictor of a version folder (see `version_source`), a SavedModel export included; logs the load time."
-    src = version_source(folder)
-    if not (src/'saved_model.pb').is_file(): return _load_predictor(cfg, src)
-    t0 = time.time()
-    model, info = load_savedmodel(src, name=f'{Path(folder).parent.name}-{Path(folder).name}')
-    p = Predictor(model, top_k=cfg.top_k, tta=cfg.tta, classes=info.classes); p.info = info       # its name and source, not '<in memory>'
-    logger.info(json.dumps(dict(event='model_loaded', source=info.source, seconds=round(time.time() - t0, 2))))
-    return p
+    return _load_predictor(cfg, version_source(folder), name=f'{Path(folder).parent.name}-{Path(folder).name}')
 
 # %% ../nbs/08_app.ipynb #cee667b7
 @dataclass(eq=False)
@@ -572,7 +570,7 @@ class _Service:
         "Load the configured model (unless it is there or `repository_only`) and the repository's versions, then poll."
         c = self.cfg
         mine = [] if c.repository_only or self.repo.of(c.model_name) else [
-            self.repo.add(c.model_name, 1, c.model or os.environ.get('CIFAR_CNN_MODEL') or 'pretrained', lambda: _load_predictor(c))]
+            self.repo.add(c.model_name, 1, _model_source(c), lambda: _load_predictor(c))]
         for t in mine + self.repo.scan():
             if t is not None: t.join()
         self.repo.start_polling()
