@@ -497,6 +497,10 @@ def models(self:ModelRepository) -> list:
 # %% ../nbs/08_app.ipynb #270d2194
 VERSION_DIR = re.compile(r'[0-9]{1,18}')     # a version folder's name: a positive integer
 
+def _version_number(text:str) -> int|None:
+    "The version a folder's name or a path segment names (a positive integer), else None."
+    return int(text) if VERSION_DIR.fullmatch(text) and int(text) > 0 else None
+
 @patch
 def _found(self:ModelRepository) -> dict:
     "`{(name, version): folder}` of the version folders under `root` (entries that are neither are skipped)."
@@ -505,7 +509,7 @@ def _found(self:ModelRepository) -> dict:
     for m in sorted(self.root.iterdir()):
         if m.name == self.reserved or not MODEL_NAME.fullmatch(m.name) or not m.is_dir(): continue
         for v in sorted(m.iterdir()):
-            if VERSION_DIR.fullmatch(v.name) and int(v.name) > 0 and v.is_dir(): out.setdefault((m.name, int(v.name)), v)
+            if (n := _version_number(v.name)) and v.is_dir(): out.setdefault((m.name, n), v)
     return out
 
 # %% ../nbs/08_app.ipynb #687dd273
@@ -901,15 +905,15 @@ def _tf_split(name:str, version:str|None=None) -> tuple:
         raise _Bad(400 if sep else 404, 'bad request' if sep else 'http error',
                    f"only :predict is served (POST /v1/models/<name>[/versions/<v>]:predict), not {verb!r}." if sep else 'Not Found')
     if version is None: return head, None, verb
-    if not VERSION_DIR.fullmatch(head) or int(head) < 1: raise _Bad(404, 'version not found', f"{head!r} is not a version: versions are positive integers.")
-    return name, int(head), verb
+    if (n := _version_number(head)) is None: raise _Bad(404, 'version not found', f"{head!r} is not a version: versions are positive integers.")
+    return name, n, verb
 
 # %% ../nbs/08_app.ipynb #51c08f95
 def _tf_version(s:_Service, name:str, version:str|None, ready:bool=True) -> ModelVersion:
     "The version a TF Serving path names (`version` as in the path); 404 when it is not a number."
-    if version is not None and not (VERSION_DIR.fullmatch(version) and int(version) > 0):
-        raise _Bad(404, 'version not found', f"{version!r} is not a version: versions are positive integers.")
-    return s.repo.get(name, None if version is None else int(version), ready)
+    n = None if version is None else _version_number(version)
+    if version is not None and n is None: raise _Bad(404, 'version not found', f"{version!r} is not a version: versions are positive integers.")
+    return s.repo.get(name, n, ready)
 
 # %% ../nbs/08_app.ipynb #feadd4a2
 def _add_tf_status_routes(app:FastAPI, s:_Service):
