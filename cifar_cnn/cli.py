@@ -37,6 +37,9 @@ def main(argv:list|None=None, # arguments (default: `sys.argv[1:]`)
     except ImportError as e:     # an optional extra that is not installed (serve needs FastAPI and uvicorn): its message says what to install
         print(f"cifar-cnn {a.command}: error: {e}", file=sys.stderr)
         return 2
+    except (RuntimeError, MemoryError) as e:   # a lost worker, a cluster that cannot be joined, a GPU out of memory: the message says what to do
+        print(f"cifar-cnn {a.command}: error: {e}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print(f"cifar-cnn {a.command}: interrupted", file=sys.stderr)
         return 130
@@ -128,7 +131,7 @@ _SUBCOMMANDS['models'] = (_add_models, _cmd_models)
 # %% ../nbs/11_cli.ipynb #dbbcbf58
 _TRAIN_FLAGS = dict(name=str, model=str, data=str, dataset=str, subset=int, test_subset=int, epochs=int, batch_size=int,
                     optimizer=str, lr=float, muon_lr=float, weight_decay=float, schedule=str, warmup=float, label_smoothing=float,
-                    augment=str, mixed_precision=str, val_frac=float, patience=int, whiten_bias_epochs=int, seed=int, out_dir=str,
+                    augment=str, mixed_precision=str, jit_compile=str, val_frac=float, patience=int, whiten_bias_epochs=int, seed=int, out_dir=str,
                     init_from=str, distill=float)
 _TRAIN_HELP = {'data': "file/folder of data, or 'sample' for the data shipped with the package",
                'subset': 'train on a stratified subset of this many training images', 'augment': "augmentation policy, or 'none'"}
@@ -149,6 +152,9 @@ def _add_train(sub) -> argparse.ArgumentParser:
     t.add_argument('--overwrite', action='store_true', help='replace an existing run directory that has another config')
     t.add_argument('--progress', action='store_true', help="show Keras' progress bar within each epoch")
     t.add_argument('--print-config', action='store_true', help='print the resulting config and exit')
+    t.add_argument('--cluster', default=None, metavar='HOST:PORT,...', help="train on several machines: every worker's address, the chief's first (writes TF_CONFIG)")
+    t.add_argument('--worker-index', type=int, default=None, help="with --cluster: this worker's place in it (0 is the chief)")
+    t.add_argument('--cluster-timeout', type=float, default=None, help='seconds to wait for every worker to join (default 600)')
     return t
 
 # %% ../nbs/11_cli.ipynb #6d48023b
@@ -184,12 +190,25 @@ def _resume_command(argv:list, # the command's arguments
         elif x != '--overwrite' and not x.startswith('--run-dir='): out.append(x)
     return shlex.join(['cifar-cnn', *out, '--run-dir', str(run_dir)])
 
+# %% ../nbs/11_cli.ipynb #6c4be29b
+def _cluster_from_args(a):
+    "Set `TF_CONFIG` (and the join timeout) from `--cluster`, `--worker-index` and `--cluster-timeout`."
+    from cifar_cnn.train import cluster_tf_config
+    if (a.cluster is None) != (a.worker_index is None): raise ValueError("--cluster and --worker-index go together: give both (or neither, and set TF_CONFIG).")
+    if a.cluster is not None:
+        if os.environ.get('TF_CONFIG'): raise ValueError("TF_CONFIG is set and --cluster is given: use one of them (unset TF_CONFIG, or drop --cluster).")
+        os.environ['TF_CONFIG'] = cluster_tf_config(a.cluster, a.worker_index)
+    if a.cluster_timeout is not None:
+        if not a.cluster_timeout > 0: raise ValueError(f"--cluster-timeout must be a positive number of seconds, got {a.cluster_timeout}.")
+        os.environ['CIFAR_CNN_CLUSTER_TIMEOUT'] = str(a.cluster_timeout)
+
 # %% ../nbs/11_cli.ipynb #2ef98924
 def _cmd_train(a) -> int:
     "`cifar-cnn train`: train the config, print the run directory and test accuracy; on Ctrl-C or SIGTERM, how to resume."
     from cifar_cnn.train import train, TrainingInterrupted
     cfg = config_from_args(a)
     if a.print_config: print(json.dumps(cfg.to_dict(), indent=1)); return 0
+    _cluster_from_args(a)
     def stop(*_): raise KeyboardInterrupt()
     old = signal.signal(signal.SIGTERM, stop)      # `kill` and container stops end as cleanly as Ctrl-C
     try: run = train(cfg, run_dir=a.run_dir, overwrite=a.overwrite, verbose=1 if a.progress else 0)
@@ -198,6 +217,7 @@ def _cmd_train(a) -> int:
         print(f"cifar-cnn train: stopped at epoch {e.epochs_done} of {e.epochs}; {msg}", file=sys.stderr)
         return 130
     finally: signal.signal(signal.SIGTERM, old)
+    if run is None: return 0                       # a cluster's non-chief worker: the chief wrote the run
     m = json.loads((run/'metrics.json').read_text())
     print(f"run directory: {run}\ntest accuracy: {m['test_accuracy']:.4f} on {m['n_test']} test images "
           f"({m['epochs']} epochs, {m['train_seconds']:.0f}s of training)")

@@ -12,7 +12,7 @@ import matplotlib.pyplot as plt
 from .core import atomic_write, config_from_dict, read_json
 from .data import load_cifar, plot_samples, plot_class_balance, CifarData
 from .models import load_trained
-from .train import TrainConfig, train, split_data
+from .train import TrainConfig, train, split_data, worker_role
 from .evaluate import evaluate_run, predict
 from .interpret import plot_explanations
 from .serve import Predictor
@@ -258,6 +258,8 @@ def run_pipeline(config:PipelineConfig|None=None, # what to run (default: the sa
                 ) -> Path:
     "Data summary → train → evaluate → interpret → export → report, into one run directory; returns its path."
     config = (config or PipelineConfig(data='sample')).validate()
+    if worker_role()['workers'] > 1: raise ValueError("The pipeline runs on one machine, and TF_CONFIG names a cluster: train on the cluster with "
+                                                      "`cifar-cnn train --cluster ...` on every worker, then evaluate and export its run directory on the chief (`cifar-cnn evaluate RUN_DIR`, `cifar-cnn export RUN_DIR`).")
     tcfg = config.train_config()
     say = (lambda *a: None) if quiet else (lambda *a: print(*a, flush=True))
     if data is None: data = load_cifar(config.dataset, path=config.data, label_mode=tcfg.label_mode)

@@ -4,7 +4,7 @@
 
 # %% ../nbs/03_train.ipynb #17727ac5
 from __future__ import annotations
-import dataclasses, glob, io, json, math, os, platform, shutil, tempfile, time
+import dataclasses, glob, io, json, math, os, platform, re, shutil, socket, sys, tempfile, subprocess, time
 from contextlib import contextmanager
 from dataclasses import dataclass, field, asdict
 from pathlib import Path
@@ -15,12 +15,13 @@ from .core import atomic_write, read_json, config_from_dict, check_types, enviro
 from .models import build_model, model_summary, init_whitening, validate_hparams, MODELS, load_trained
 
 # %% auto #0
-__all__ = ['PRESETS', 'OPTIMIZERS', 'SCHEDULES', 'PRECISIONS', 'RUN_FIELDS', 'TrainConfig', 'recipe_diff', 'closest_preset',
-           'PiecewiseSchedule', 'make_schedule', 'AirbenchSGD', 'newton_schulz', 'AirbenchMuon', 'make_optimizer',
-           'split_data', 'teacher_probs', 'copy_weights', 'prepare_data', 'choose_strategy', 'get_strategy',
-           'current_lr', 'EpochLog', 'atomic_save_model', 'BestCheckpoint', 'Lookahead', 'EpochVariable',
-           'AlternatingFlip', 'WhiteningBias', 'RunBackup', 'precision_policy', 'TrainingInterrupted', 'unfinished_run',
-           'read_history', 'plot_history', 'training_data', 'build_for_training', 'training_loss',
+__all__ = ['PRESETS', 'OPTIMIZERS', 'SCHEDULES', 'PRECISIONS', 'JIT_COMPILE', 'RUN_FIELDS', 'TrainConfig', 'recipe_diff',
+           'closest_preset', 'PiecewiseSchedule', 'make_schedule', 'AirbenchSGD', 'newton_schulz', 'AirbenchMuon',
+           'make_optimizer', 'split_data', 'teacher_probs', 'copy_weights', 'prepare_data', 'cluster_spec',
+           'cluster_tf_config', 'choose_strategy', 'sync_from_chief', 'get_strategy', 'worker_role', 'current_lr',
+           'EpochLog', 'atomic_save_model', 'BestCheckpoint', 'Lookahead', 'EpochVariable', 'AlternatingFlip',
+           'WhiteningBias', 'RunBackup', 'auto_precision', 'precision_policy', 'TrainingInterrupted', 'unfinished_run',
+           'read_history', 'plot_history', 'training_data', 'build_for_training', 'training_loss', 'use_xla',
            'compile_for_training', 'make_callbacks', 'train', 'lr_find', 'plot_lr_find']
 
 # %% ../nbs/03_train.ipynb #58491632
@@ -107,7 +108,8 @@ class TrainConfig(_JSONConfig):
     restart_epochs: int = 5           # cosine_restarts: epochs of the first cycle (cycles double)
     label_smoothing: float = 0.0      # cross-entropy label smoothing
     augment: str|None = 'standard'    # a policy of `AUGMENT_POLICIES`, or None
-    mixed_precision: str = 'off'      # 'off', 'auto' (bfloat16 on GPUs/CPUs that compute it natively, float16 on older GPUs, else off), 'mixed_float16', 'mixed_bfloat16'
+    mixed_precision: str = 'off'      # 'off', 'auto' (float16 on GPUs with tensor cores, bfloat16 on CPUs that compute it natively, else off), 'mixed_float16', 'mixed_bfloat16'
+    jit_compile: str = 'auto'         # XLA: 'auto' (Keras': on with a GPU, off on CPU, where it was measured slower), 'on', 'off'
     val_frac: float = 0.1             # fraction of the training images held out for validation
     patience: int|None = None         # early stopping on validation accuracy (None: off)
     lookahead: bool = False           # airbench's lookahead: every 5 steps, pull the weights to their running average
@@ -139,6 +141,7 @@ class TrainConfig(_JSONConfig):
 OPTIMIZERS = ('sgd', 'sgd_airbench', 'muon_airbench', 'adam', 'adamw', 'rmsprop')
 SCHEDULES = ('constant', 'onecycle', 'warmup_linear', 'cosine', 'cosine_restarts', 'plateau')
 PRECISIONS = ('off', 'auto', 'mixed_float16', 'mixed_bfloat16')
+JIT_COMPILE = ('auto', 'on', 'off')
 
 # %% ../nbs/03_train.ipynb #eacf9b32
 @_config_check
@@ -149,6 +152,7 @@ def _check_names(c):
     if c.optimizer not in OPTIMIZERS: _bad(c, 'optimizer', f"unknown optimizer; choose one of {OPTIMIZERS}")
     if c.schedule not in SCHEDULES: _bad(c, 'schedule', f"unknown schedule; choose one of {SCHEDULES}")
     if c.mixed_precision not in PRECISIONS: _bad(c, 'mixed_precision', f"choose one of {PRECISIONS}")
+    if c.jit_compile not in JIT_COMPILE: _bad(c, 'jit_compile', f"choose one of {JIT_COMPILE}")
     if c.augment is not None and c.augment not in AUGMENT_POLICIES: _bad(c, 'augment', f"unknown policy; choose one of {list(AUGMENT_POLICIES)}")
 
 # %% ../nbs/03_train.ipynb #7e4e4a54
@@ -398,25 +402,152 @@ def prepare_data(config:TrainConfig, # uses dataset, data, label_mode, subset, t
                 x_test=data.x_test, y_test=data.y_test, num_classes=n, one_hot=one_hot,
                 steps_per_epoch=len(xtr) // config.batch_size)
 
+# %% ../nbs/03_train.ipynb #dbba22d7
+def cluster_spec(tf_config:str, # a TF_CONFIG value: {"cluster": {"worker": ["host:port", ...]}, "task": {"type": "worker", "index": i}}
+                ) -> dict:
+    "The checked cluster of a `TF_CONFIG`: `dict(cluster, task_type, task_index, index, workers, chief, address)`."
+    try: c = json.loads(tf_config)
+    except json.JSONDecodeError as e: raise ValueError(f"TF_CONFIG is not valid JSON ({e}): set it to {_TF_CONFIG_FORM}.") from None
+    cl = c.get('cluster') if isinstance(c, dict) else None
+    if not isinstance(cl, dict) or not cl: raise ValueError(f"TF_CONFIG has no 'cluster': set it to {_TF_CONFIG_FORM}.")
+    for job, addrs in cl.items():
+        if job not in ('chief', 'worker'): raise ValueError(f"TF_CONFIG's cluster has a {job!r} job: training uses only 'chief' and 'worker'.")
+        if not isinstance(addrs, list) or not addrs or not all(isinstance(a, str) and re.fullmatch(r'[\w.\-\[\]:]+:\d{1,5}', a) for a in addrs):
+            raise ValueError(f"TF_CONFIG's cluster[{job!r}] must be a list of 'host:port' strings, got {addrs!r}.")
+    if len(cl.get('chief', [])) > 1: raise ValueError(f"TF_CONFIG's cluster has {len(cl['chief'])} chiefs: name one.")
+    every = [a for job in ('chief', 'worker') for a in cl.get(job, [])]
+    if len(set(every)) < len(every): raise ValueError(f"TF_CONFIG's cluster names an address twice ({every}): give each worker its own port.")
+    t = c.get('task')
+    if not isinstance(t, dict) or t.get('type') not in cl:
+        raise ValueError(f"TF_CONFIG's task must be {{'type': one of {sorted(cl)}, 'index': this worker's index}}, got {t!r}.")
+    i, n = t.get('index', 0), len(cl[t['type']])
+    if not isinstance(i, int) or isinstance(i, bool) or not 0 <= i < n:
+        raise ValueError(f"TF_CONFIG's task index {i!r} is outside the cluster: {t['type']!r} has {n} task(s), indices 0 to {n - 1}.")
+    k = i + (1 if t['type'] == 'worker' and 'chief' in cl else 0)     # 0 is the chief
+    return dict(cluster=cl, task_type=t['type'], task_index=i, index=k, workers=len(every), chief=k == 0, address=cl[t['type']][i])
+
+_TF_CONFIG_FORM = '{"cluster": {"worker": ["host:port", "host:port"]}, "task": {"type": "worker", "index": 0}}'
+
+
+# %% ../nbs/03_train.ipynb #5c57a8a2
+def cluster_tf_config(cluster:str, # the workers' addresses, 'host:port,host:port,...', the chief's first
+                      index:int, # this worker's place in `cluster`
+                     ) -> str:
+    "The `TF_CONFIG` for worker `index` of `cluster`, checked."
+    tfc = json.dumps({'cluster': {'worker': [a.strip() for a in cluster.split(',') if a.strip()]}, 'task': {'type': 'worker', 'index': index}})
+    cluster_spec(tfc)
+    return tfc
+
 # %% ../nbs/03_train.ipynb #4410ac25
 def choose_strategy(n_gpus:int, # GPUs visible to TensorFlow
                     tf_config:str|None, # the TF_CONFIG environment variable, if set
                    ) -> str:
     "Which strategy fits: 'multi_worker', 'mirrored' or 'default'."
-    if tf_config:
-        try: cluster = json.loads(tf_config).get('cluster', {})
-        except json.JSONDecodeError as e: raise ValueError(f"TF_CONFIG is not valid JSON ({e}).") from None
-        if sum(len(v) for v in cluster.values()) > 1: return 'multi_worker'
+    if tf_config and cluster_spec(tf_config)['workers'] > 1: return 'multi_worker'
     return 'mirrored' if n_gpus > 1 else 'default'
 
-# %% ../nbs/03_train.ipynb #f628115d
-def get_strategy():
-    "The `tf.distribute` strategy for the devices and cluster this process sees."
+# %% ../nbs/03_train.ipynb #5e133419
+def _keras_multi_worker_fixes():
+    "Make Keras 3's TensorFlow trainer work under `MultiWorkerMirroredStrategy` (idempotent)."
     import tensorflow as tf
-    kind = choose_strategy(len(tf.config.list_physical_devices('GPU')), os.environ.get('TF_CONFIG'))
-    if kind == 'multi_worker': return tf.distribute.MultiWorkerMirroredStrategy()
-    if kind == 'mirrored': return tf.distribute.MirroredStrategy()
-    return tf.distribute.get_strategy()
+    from keras.src.backend.tensorflow import trainer as tft
+    if getattr(tft, '_cifar_cnn_fixed', False): return
+    local = lambda s, x: s.experimental_local_results(x)[0] if isinstance(x, tf.distribute.DistributedValues) else x
+    def symbolic_build(self, iterator=None, data_batch=None):    # build from this worker's own first batch
+        if self._distribute_strategy is None or iterator is None: return orig_build(self, iterator, data_batch)
+        for _, _, it in iterator: data_batch = keras.tree.map_structure(lambda x: local(self.distribute_strategy, x), next(it)); break
+        with self.distribute_strategy.scope(): self._symbolic_build(data_batch=data_batch)
+    def reduce_per_replica(values, strategy, reduction='auto'):    # scalars: the mean over workers, not along axis 0
+        if reduction not in ('auto', 'mean') or not tft._collective_all_reduce_multi_worker(strategy): return orig_reduce(values, strategy, reduction)
+        def mean(v):
+            if not isinstance(v, tf.distribute.DistributedValues): return v
+            return strategy.reduce('MEAN', v, axis=0 if local(strategy, v).shape.rank else None)
+        return keras.tree.map_structure(mean, values)
+    orig_build, orig_reduce = tft.TensorFlowTrainer._maybe_symbolic_build, tft.reduce_per_replica
+    tft.TensorFlowTrainer._maybe_symbolic_build, tft.reduce_per_replica, tft._cifar_cnn_fixed = symbolic_build, reduce_per_replica, True
+
+# %% ../nbs/03_train.ipynb #b9cf5a76
+_WATCHDOG = r'''
+import os, select, signal, socket, sys
+pid, seconds, intro, outro, addresses = int(sys.argv[1]), float(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5:]
+if select.select([sys.stdin], [], [], seconds)[0]: sys.exit(0)        # told "done", or the guarded process has ended
+def up(a):
+    try: socket.create_connection((a.rsplit(':', 1)[0].strip('[]'), int(a.rsplit(':', 1)[1])), timeout=1).close(); return True
+    except OSError: return False
+down = [a for a in addresses if not up(a)] or 'none (all are up, but one has not joined)'
+print(f"{intro} unreachable: {down}. {outro}", file=sys.stderr, flush=True)
+os.kill(pid, signal.SIGKILL)
+'''
+
+class _Watchdog:
+    "A separate process that ends this one unless `done()` comes within `seconds`: TensorFlow's cluster start-up holds the interpreter, so a thread could not."
+    def __init__(self, seconds:float, # how long the guarded step may take
+                 intro:str, outro:str, # what to print before and after the unreachable addresses
+                 addresses:list, # the workers to probe when time is up
+                ):
+        self.proc = subprocess.Popen([sys.executable, '-c', _WATCHDOG, str(os.getpid()), str(seconds), intro, outro, *addresses], stdin=subprocess.PIPE)
+    def done(self): self.proc.stdin.close(); self.proc.wait(30)
+
+# %% ../nbs/03_train.ipynb #d9fafb48
+def sync_from_chief(strategy, # the run's `tf.distribute` strategy
+                    arrays:list, # this worker's arrays (the same shapes on every worker)
+                    chief:bool, # whether this process is the chief
+                   ) -> list:
+    "The chief's `arrays` on every worker (same shapes and dtypes), by one all-reduce."
+    import tensorflow as tf
+    arrays = [np.asarray(a) for a in arrays]
+    flat = np.concatenate([a.astype(np.float64).ravel() for a in arrays] + [np.zeros(1)])
+    if not chief: flat = np.zeros_like(flat)
+    total = tf.function(lambda x: strategy.reduce('SUM', strategy.run(tf.identity, (x,)), axis=None))(tf.constant(flat)).numpy()
+    out, i = [], 0
+    for a in arrays: out.append(total[i:i + a.size].reshape(a.shape).astype(a.dtype)); i += a.size
+    return out
+
+# %% ../nbs/03_train.ipynb #ed138886
+_STRATEGIES = {}
+
+def _multi_worker_strategy(spec:dict, # from `cluster_spec`
+                           timeout_s:float, # how long to wait for every worker
+                          ):
+    "`MultiWorkerMirroredStrategy` for `spec`, once every worker has joined; a clear error or exit otherwise."
+    import tensorflow as tf
+    port = int(spec['address'].rsplit(':', 1)[1])
+    try: socket.create_server(('', port)).close()
+    except OSError: raise OSError(f"Port {port} of this worker ({spec['address']}) is in use: give it a free port in TF_CONFIG / --cluster.") from None
+    others = [a for job in ('chief', 'worker') for a in spec['cluster'].get(job, []) if a != spec['address']]
+    dog = _Watchdog(timeout_s, f"cifar-cnn: worker {spec['index']} of {spec['workers']}: the cluster did not assemble within {timeout_s:.0f}s;",
+                    "Start the same command on every worker listed, check each host:port, or raise --cluster-timeout / CIFAR_CNN_CLUSTER_TIMEOUT.", others)
+    _keras_multi_worker_fixes()
+    try:
+        try: strategy = tf.distribute.MultiWorkerMirroredStrategy()
+        except RuntimeError as e:
+            if 'program startup' not in str(e): raise
+            raise RuntimeError("TensorFlow has already run in this process, so it cannot join a cluster: start training in a fresh process "
+                               "(cifar-cnn train, or a new kernel whose first TensorFlow call is train() or get_strategy()).") from None
+        sync_from_chief(strategy, [np.zeros(1)], spec['chief'])    # the barrier: returns once all workers are in
+    finally: dog.done()
+    return strategy
+
+# %% ../nbs/03_train.ipynb #f0cb345e
+def get_strategy():
+    "The `tf.distribute` strategy for the devices and cluster this process sees (made once per process)."
+    import tensorflow as tf
+    tfc = os.environ.get('TF_CONFIG')
+    kind = choose_strategy(len(tf.config.list_physical_devices('GPU')), tfc)
+    if kind == 'default': return tf.distribute.get_strategy()
+    key = (kind, tfc if kind == 'multi_worker' else None)
+    if key not in _STRATEGIES:
+        if kind == 'multi_worker' and any(k[0] == 'multi_worker' for k in _STRATEGIES):
+            raise RuntimeError("This process already joined another cluster (TF_CONFIG changed): a process can join one cluster; start a new one.")
+        timeout = float(os.environ.get('CIFAR_CNN_CLUSTER_TIMEOUT', 600))
+        _STRATEGIES[key] = _multi_worker_strategy(cluster_spec(tfc), timeout) if kind == 'multi_worker' else tf.distribute.MirroredStrategy()
+    return _STRATEGIES[key]
+
+def worker_role() -> dict:
+    "This process's place in the `TF_CONFIG` cluster: `dict(index, workers, chief)` (`0, 1, True` without one)."
+    tfc = os.environ.get('TF_CONFIG')
+    s = cluster_spec(tfc) if tfc else dict(index=0, workers=1, chief=True)
+    return {k: s[k] for k in ('index', 'workers', 'chief')}
 
 # %% ../nbs/03_train.ipynb #0a4b45e3
 def current_lr(optimizer) -> float:
@@ -576,8 +707,22 @@ class RunBackup(keras.callbacks.Callback):
         "`(epoch, weights file)` of the backups here, newest first (Keras' `latest.weights.h5` of older runs last)."
         return _backups(self.dir)
     def on_train_begin(self, logs=None):
-        opt, found = self.model.optimizer, self.backups()
-        if not found: return                      # a new run: nothing to restore
+        if (found := self.backups()): self._restore(found)
+        if (role := worker_role())['workers'] > 1: self._sync(role['chief'])
+    def _variables(self) -> list:
+        opt = self.model.optimizer
+        if opt is not None and not opt.built: opt.build(self.model.trainable_variables)
+        return list(self.model.variables) + (list(opt.variables) if opt is not None else [])
+    def _sync(self, chief:bool):
+        "Every worker takes the chief's state and epoch (restored or new), so a restarted cluster resumes together."
+        vs, states = self._variables(), [cb.get_state() for cb in self.stateful]
+        arrays = [keras.ops.convert_to_numpy(v) for v in vs] + [a for s in states for a in s.values()] + [np.int64(self.resumed)]
+        got = iter(sync_from_chief(self.model.distribute_strategy, arrays, chief))
+        for v in vs: v.assign(next(got))
+        for cb, s in zip(self.stateful, states): cb.set_state({k: next(got) for k in s})
+        self.resumed = int(next(got)); self.model._initial_epoch = self.resumed or None
+    def _restore(self, found:list):
+        opt = self.model.optimizer
         if opt is not None and not opt.built: opt.build(self.model.trainable_variables)
         start = [v.numpy() for v in self.model.variables] + ([v.numpy() for v in opt.variables] if opt is not None else [])
         for epoch, f in found:
@@ -591,16 +736,23 @@ class RunBackup(keras.callbacks.Callback):
         for v, a in zip(list(self.model.variables) + (list(opt.variables) if opt is not None else []), start): v.assign(a)
     def on_epoch_end(self, epoch, logs=None): _save_backup(self.model, self.dir, epoch + 1, self.stateful)
 
-# %% ../nbs/03_train.ipynb #748883f0
-def _precision(mp:str) -> str:
-    "The Keras policy for a `mixed_precision` setting; 'auto' picks bfloat16 where the hardware computes it natively."
+# %% ../nbs/03_train.ipynb #35e4f4d7
+def auto_precision(gpu_capability:tuple|None, # the first GPU's compute capability, or None without a GPU
+                   cpu_bf16:bool, # whether the CPU computes bfloat16 natively
+                  ) -> str:
+    "The Keras policy that `mixed_precision='auto'` means on this hardware."
+    if gpu_capability is not None: return 'mixed_float16' if tuple(gpu_capability) >= (7, 0) else 'float32'
+    return 'mixed_bfloat16' if cpu_bf16 else 'float32'
+
+def _gpu_capability():
+    "The first GPU's compute capability, or None."
     import tensorflow as tf
-    if mp == 'auto':
-        gpus = tf.config.list_physical_devices('GPU')
-        if gpus:
-            cc = tf.config.experimental.get_device_details(gpus[0]).get('compute_capability') or (0, 0)
-            return 'mixed_bfloat16' if tuple(cc) >= (8, 0) else 'mixed_float16'
-        return 'mixed_bfloat16' if cpu_has_bf16() else 'float32'
+    gpus = tf.config.list_physical_devices('GPU')
+    return tuple(tf.config.experimental.get_device_details(gpus[0]).get('compute_capability') or (0, 0)) if gpus else None
+
+def _precision(mp:str) -> str:
+    "The Keras policy for a `mixed_precision` setting."
+    if mp == 'auto': return auto_precision(_gpu_capability(), cpu_has_bf16())
     return 'float32' if mp == 'off' else mp
 
 # %% ../nbs/03_train.ipynb #f856dc26
@@ -699,6 +851,13 @@ def plot_history(h, # a run's history (`read_history`)
     fig.suptitle(title, fontsize=9); fig.tight_layout()
     return fig
 
+# %% ../nbs/03_train.ipynb #ab8ea6af
+def _SHARD_BY_DATA():
+    "tf.data options that split every batch between the workers of a cluster (the arrays are in memory: there are no files to share out)."
+    import tensorflow as tf
+    o = tf.data.Options(); o.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+    return o
+
 # %% ../nbs/03_train.ipynb #949f6ecc
 def training_data(config:TrainConfig, # the run's config
                   data:CifarData|None=None, # arrays to use instead of loading `config.data`
@@ -708,6 +867,7 @@ def training_data(config:TrainConfig, # the run's config
     ep, alt = EpochVariable(), AlternatingFlip() if config.alt_flip else None
     d = prepare_data(config, data, flip_phase=alt.phase if alt else None, cache_dir=cache_dir, epoch=ep.var)
     d['feeds'] = [ep] + ([alt] if alt else [])
+    d['train'], d['val'] = (d[k].with_options(_SHARD_BY_DATA()) for k in ('train', 'val'))   # with several workers: each takes its part of every batch
     return d
 
 # %% ../nbs/03_train.ipynb #fa613b98
@@ -729,14 +889,21 @@ def training_loss(config:TrainConfig, # uses label_smoothing, teachers
     if not one_hot: return keras.losses.SparseCategoricalCrossentropy(from_logits=True)
     return keras.losses.CategoricalCrossentropy(from_logits=True, label_smoothing=0.0 if config.teachers else config.label_smoothing)
 
+# %% ../nbs/03_train.ipynb #9eb7a573
+def use_xla(jit_compile:str, # the config's 'auto', 'on' or 'off'
+           ) -> bool|str:
+    "Keras' `jit_compile` for the config: its own 'auto' (on with a GPU when every layer supports XLA, off on CPU-only machines), True or False."
+    return {'auto': 'auto', 'on': True, 'off': False}[jit_compile]
+
 # %% ../nbs/03_train.ipynb #d48fa5ef
 def compile_for_training(model:keras.Model, # from `build_for_training`
                          config:TrainConfig, # uses the optimiser, schedule and loss fields
                          d:dict, # what `training_data` returned (its `steps_per_epoch` and `one_hot`)
                          optimizer=None, # an optimiser to use instead of the config's (`lr_find`'s growing learning rate)
                         ) -> keras.Model:
-    "Recipe step 3: compile `model` with the config's optimiser and schedule, loss and accuracy (under `precision_policy`)."
-    model.compile(optimizer=optimizer or make_optimizer(config, d['steps_per_epoch']), loss=training_loss(config, d['one_hot']), metrics=['accuracy'])
+    "Recipe step 3: compile `model` with the config's optimiser and schedule, loss, accuracy and XLA setting (under `precision_policy`)."
+    model.compile(optimizer=optimizer or make_optimizer(config, d['steps_per_epoch']), loss=training_loss(config, d['one_hot']), metrics=['accuracy'],
+                  jit_compile=use_xla(config.jit_compile))
     return model
 
 # %% ../nbs/03_train.ipynb #dcb62e9b
@@ -757,23 +924,25 @@ def make_callbacks(config:TrainConfig, # uses epochs, lookahead, schedule, patie
     return cbs
 
 # %% ../nbs/03_train.ipynb #24daf9c0
-def _fit(config, data, run_dir, resuming, verbose, quiet, callbacks) -> tuple:
-    "The four recipe steps and `fit` under the config's precision, then the kept model on the test set: `(d, policy, test_loss, test_acc, best)`."
+def _fit(config, data, run_dir, resuming, verbose, quiet, callbacks, chief:bool=True) -> tuple:
+    "The four recipe steps and `fit` under the config's precision, then (on the chief) the kept model on the test set: `(d, policy, test_loss, test_acc, best)`."
+    strategy = get_strategy()                  # first: a cluster must be joined before TensorFlow runs anything
     keras.utils.set_random_seed(config.seed)
     d = training_data(config, data, cache_dir=run_dir)
     with precision_policy(config) as policy:
-        with get_strategy().scope(): model = compile_for_training(build_for_training(config, d), config, d)
+        with strategy.scope(): model = compile_for_training(build_for_training(config, d), config, d)
         _repair_history(run_dir/'history.csv')
         cbs = make_callbacks(config, d, run_dir, quiet)
         if not quiet: print(f"{'resuming' if resuming else 'training'} {config.model} in {run_dir} ({policy}): "
                             f"{len(d['x_train'])} train / {len(d['x_val'])} val / {len(d['x_test'])} test images", flush=True)
         model.fit(d['train'], validation_data=d['val'], epochs=config.epochs, callbacks=cbs + list(callbacks or []), verbose=verbose, shuffle=False)
+        if not chief: return d, policy, None, None, model             # the chief writes and evaluates
         atomic_save_model(model, run_dir/'last.keras')
         if config.select == 'last':
             atomic_save_model(model, run_dir/'model.keras')
             last = read_history(run_dir).iloc[-1]
             atomic_write(run_dir/'best.json', json.dumps(dict(epoch=int(last['epoch']), val_accuracy=float(last['val_accuracy']))))
-        best = keras.models.load_model(run_dir/'model.keras') if (run_dir/'model.keras').exists() else model
+        best = keras.models.load_model(run_dir/'model.keras')         # BestCheckpoint or select='last' wrote it; outside any cluster
         test_ds = make_dataset(d['x_test'], d['y_test'], 500, num_classes=d['num_classes'], one_hot=d['one_hot'])
         test_loss, test_acc = best.evaluate(test_ds, verbose=0)
     return d, policy, test_loss, test_acc, best
@@ -801,6 +970,34 @@ def _train(config, data, run_dir, resuming, verbose, quiet, callbacks):
                         f"{metrics['images_per_sec']:.0f} images/s -> {run_dir}", flush=True)
     return run_dir
 
+# %% ../nbs/03_train.ipynb #2d1f7add
+def _explain_failure(e:BaseException, # what training raised
+                     config:TrainConfig, done:int|None, # the config, and the epochs the chief's backups hold (None: unknown here)
+                     role:dict, # `worker_role()`
+                    ):
+    "Raise `e` again, as an error that says what to do when it is a lost worker or a GPU out of memory."
+    import tensorflow as tf
+    lines = [l.strip() for l in str(e).splitlines() if l.strip()]
+    said = [l for l in lines if re.search(r'unhealthy|heartbeat|abort|unavailable|failed to connect|connection|socket closed|OOM|out of memory', l, re.I)]
+    first = (said or [l for l in lines if not l.startswith(('Graph execution error', 'Detected at node', 'File '))] or [type(e).__name__])[0][:300]
+    if role['workers'] > 1 and isinstance(e, (tf.errors.UnavailableError, tf.errors.AbortedError, tf.errors.DeadlineExceededError)):
+        raise RuntimeError(f"A worker of the {role['workers']}-worker cluster stopped ({first}). Start every worker again with the same "
+                           f"command: training resumes from {f'epoch {done} of {config.epochs}, ' if done is not None else ''}the chief's last backup.") from None
+    if isinstance(e, tf.errors.ResourceExhaustedError):
+        raise MemoryError(f"Out of memory at batch_size {config.batch_size} ({first}): try batch_size {max(1, config.batch_size // 2)} "
+                          f"(and lr {config.lr / 2:g} to keep lr/batch), or mixed_precision='mixed_float16' on a GPU.") from None
+    raise e
+
+def _train_worker(config, data, role, verbose, quiet, callbacks):
+    "A non-chief worker's share of a cluster's run: `_fit` into a temporary folder, removed afterwards."
+    tmp = Path(tempfile.mkdtemp(prefix=f"cifar-cnn-worker{role['index']}-"))
+    try:
+        config.save(tmp/'config.json')
+        _fit(config, data, tmp, False, verbose, True, callbacks, chief=False)
+    except BaseException as e: _explain_failure(e, config, None, role)
+    finally: shutil.rmtree(tmp, ignore_errors=True)
+    if not quiet: print(f"worker {role['index']} of {role['workers']}: done; the chief (worker 0) wrote the run directory.", flush=True)
+
 # %% ../nbs/03_train.ipynb #c409eaba
 def train(config:TrainConfig, # what to train, on what, how
           data:CifarData|None=None, # arrays to use instead of loading `config.data`
@@ -810,8 +1007,10 @@ def train(config:TrainConfig, # what to train, on what, how
           quiet:bool=False, # don't print our one line per epoch
           callbacks:list|None=None, # extra Keras callbacks (run after ours)
          ) -> Path:
-    "Train `config` into a run directory and return its path (holding config, models, history, metrics and curves)."
+    "Train `config` into a run directory and return its path (holding config, models, history, metrics and curves); `None` on a cluster's non-chief worker."
     config.validate()
+    role, _ = worker_role(), get_strategy()    # a cluster is joined first: before TensorFlow runs anything, and before the run directory exists
+    if not role['chief']: return _train_worker(config, data, role, verbose, quiet, callbacks)
     run_dir, resuming = _run_dir(config, run_dir, overwrite, quiet)
     if _finished(run_dir):
         if not quiet: print(f"{run_dir} is complete: nothing to do (overwrite=True retrains it).")
@@ -822,7 +1021,7 @@ def train(config:TrainConfig, # what to train, on what, how
         if not resuming and not done and not (run_dir/'metrics.json').exists(): shutil.rmtree(run_dir, ignore_errors=True)   # nothing worth keeping
         if isinstance(e, KeyboardInterrupt) and not isinstance(e, TrainingInterrupted):
             raise TrainingInterrupted(run_dir, done, config.epochs) from None
-        raise
+        _explain_failure(e, config, done, role)
 
 # %% ../nbs/03_train.ipynb #2eb7336a
 class _LossRecorder(keras.callbacks.Callback):
