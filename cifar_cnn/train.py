@@ -535,13 +535,13 @@ def get_strategy():
     tfc = os.environ.get('TF_CONFIG')
     kind = choose_strategy(len(tf.config.list_physical_devices('GPU')), tfc)
     if kind == 'default': return tf.distribute.get_strategy()
-    key = (kind, tfc if kind == 'multi_worker' else None)
-    if key not in _STRATEGIES:
-        if kind == 'multi_worker' and any(k[0] == 'multi_worker' for k in _STRATEGIES):
-            raise RuntimeError("This process already joined another cluster (TF_CONFIG changed): a process can join one cluster; start a new one.")
+    if kind not in _STRATEGIES:
         timeout = float(os.environ.get('CIFAR_CNN_CLUSTER_TIMEOUT', 600))
-        _STRATEGIES[key] = _multi_worker_strategy(cluster_spec(tfc), timeout) if kind == 'multi_worker' else tf.distribute.MirroredStrategy()
-    return _STRATEGIES[key]
+        _STRATEGIES[kind] = tfc, _multi_worker_strategy(cluster_spec(tfc), timeout) if kind == 'multi_worker' else tf.distribute.MirroredStrategy()
+    made_for, strategy = _STRATEGIES[kind]
+    if kind == 'multi_worker' and made_for != tfc:
+        raise RuntimeError("This process already joined another cluster (TF_CONFIG changed): a process can join one cluster; start a new one.")
+    return strategy
 
 def worker_role() -> dict:
     "This process's place in the `TF_CONFIG` cluster: `dict(index, workers, chief)` (`0, 1, True` without one)."
@@ -710,6 +710,7 @@ class RunBackup(keras.callbacks.Callback):
         if (found := self.backups()): self._restore(found)
         if (role := worker_role())['workers'] > 1: self._sync(role['chief'])
     def _variables(self) -> list:
+        "The model's and the (built) optimiser's variables: the state a backup holds."
         opt = self.model.optimizer
         if opt is not None and not opt.built: opt.build(self.model.trainable_variables)
         return list(self.model.variables) + (list(opt.variables) if opt is not None else [])
@@ -722,9 +723,8 @@ class RunBackup(keras.callbacks.Callback):
         for cb, s in zip(self.stateful, states): cb.set_state({k: next(got) for k in s})
         self.resumed = int(next(got)); self.model._initial_epoch = self.resumed or None
     def _restore(self, found:list):
-        opt = self.model.optimizer
-        if opt is not None and not opt.built: opt.build(self.model.trainable_variables)
-        start = [v.numpy() for v in self.model.variables] + ([v.numpy() for v in opt.variables] if opt is not None else [])
+        vs = self._variables()
+        start = [v.numpy() for v in vs]
         for epoch, f in found:
             try: _load_backup(self.model, epoch, f, self.stateful)
             except Exception as e:
@@ -733,7 +733,7 @@ class RunBackup(keras.callbacks.Callback):
                 os.replace(f, f.with_name(f.name + '.broken')); continue
             self.model._initial_epoch, self.resumed = epoch, epoch
             return
-        for v, a in zip(list(self.model.variables) + (list(opt.variables) if opt is not None else []), start): v.assign(a)
+        for v, a in zip(vs, start): v.assign(a)
     def on_epoch_end(self, epoch, logs=None): _save_backup(self.model, self.dir, epoch + 1, self.stateful)
 
 # %% ../nbs/03_train.ipynb #35e4f4d7
@@ -852,7 +852,7 @@ def plot_history(h, # a run's history (`read_history`)
     return fig
 
 # %% ../nbs/03_train.ipynb #ab8ea6af
-def _SHARD_BY_DATA():
+def _shard_by_data():
     "tf.data options that split every batch between the workers of a cluster (the arrays are in memory: there are no files to share out)."
     import tensorflow as tf
     o = tf.data.Options(); o.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
@@ -867,7 +867,7 @@ def training_data(config:TrainConfig, # the run's config
     ep, alt = EpochVariable(), AlternatingFlip() if config.alt_flip else None
     d = prepare_data(config, data, flip_phase=alt.phase if alt else None, cache_dir=cache_dir, epoch=ep.var)
     d['feeds'] = [ep] + ([alt] if alt else [])
-    d['train'], d['val'] = (d[k].with_options(_SHARD_BY_DATA()) for k in ('train', 'val'))   # with several workers: each takes its part of every batch
+    d['train'], d['val'] = (d[k].with_options(_shard_by_data()) for k in ('train', 'val'))   # with several workers: each takes its part of every batch
     return d
 
 # %% ../nbs/03_train.ipynb #fa613b98
@@ -926,7 +926,7 @@ def make_callbacks(config:TrainConfig, # uses epochs, lookahead, schedule, patie
 # %% ../nbs/03_train.ipynb #24daf9c0
 def _fit(config, data, run_dir, resuming, verbose, quiet, callbacks, chief:bool=True) -> tuple:
     "The four recipe steps and `fit` under the config's precision, then (on the chief) the kept model on the test set: `(d, policy, test_loss, test_acc, best)`."
-    strategy = get_strategy()                  # first: a cluster must be joined before TensorFlow runs anything
+    strategy = get_strategy()                  # the one `train` made (a cluster is joined before TensorFlow runs anything)
     keras.utils.set_random_seed(config.seed)
     d = training_data(config, data, cache_dir=run_dir)
     with precision_policy(config) as policy:
