@@ -129,25 +129,33 @@ def _cmd_models(a) -> int:
 _SUBCOMMANDS['models'] = (_add_models, _cmd_models)
 
 # %% ../nbs/11_cli.ipynb #dbbcbf58
-_TRAIN_FLAGS = dict(name=str, model=str, data=str, dataset=str, subset=int, test_subset=int, epochs=int, batch_size=int,
+_TRAIN_FLAGS = dict(name=str, model=str, data=str, dataset=str, label_mode=str, subset=int, test_subset=int, epochs=int, batch_size=int,
                     optimizer=str, lr=float, muon_lr=float, weight_decay=float, schedule=str, warmup=float, label_smoothing=float,
                     augment=str, mixed_precision=str, jit_compile=str, val_frac=float, patience=int, whiten_bias_epochs=int, seed=int, out_dir=str,
                     init_from=str, distill=float)
 _TRAIN_HELP = {'data': "file/folder of data, or 'sample' for the data shipped with the package",
                'subset': 'train on a stratified subset of this many training images', 'augment': "augmentation policy, or 'none'"}
 
-# %% ../nbs/11_cli.ipynb #7c2c178f
-def _add_train(sub) -> argparse.ArgumentParser:
-    "`cifar-cnn train`: a flag per `TrainConfig` field, on top of `--config` or `--preset`."
-    t = sub.add_parser('train', help='train a model into a run directory', description=
-        "Train a model into a run directory (config.json, model.keras, history.csv, metrics.json, curves.png). Starts from "
-        "--config (or the defaults); the flags given override it. An existing --run-dir with the same config is resumed.")
+# %% ../nbs/11_cli.ipynb #48bc6fc0
+def _config_flags(t:argparse.ArgumentParser, # the `train` or `cv` parser
+                 ) -> argparse.ArgumentParser:
+    "The flags that make a `TrainConfig`: `--config` or `--preset`, then one flag per field of `_TRAIN_FLAGS`, the teachers and `--hparam`."
     t.add_argument('--config', help='TrainConfig JSON file to start from')
     t.add_argument('--preset', default=None, help="start from a preset: fast (airbench94-style) or accurate (wider, cutout)")
     t.add_argument('--alt-flip', action='store_true', help="airbench's alternating flip instead of a random one")
+    t.add_argument('--no-verify', action='store_true', help="don't check CIFAR pickles against the published checksums (your own pickles)")
     for k, typ in _TRAIN_FLAGS.items(): t.add_argument('--' + k.replace('_', '-'), dest=k, type=typ, default=None, help=_TRAIN_HELP.get(k))
     t.add_argument('--teacher', action='append', metavar='MODEL', help="distil from this model ('pretrained', a run directory or a .keras file; repeatable)")
     t.add_argument('--hparam', action='append', metavar='KEY=VALUE', help='model hyperparameter (repeatable), e.g. --hparam width=0.5')
+    return t
+
+# %% ../nbs/11_cli.ipynb #7c2c178f
+def _add_train(sub) -> argparse.ArgumentParser:
+    "`cifar-cnn train`: the config flags (`_config_flags`), the run directory, and the cluster."
+    t = sub.add_parser('train', help='train a model into a run directory', description=
+        "Train a model into a run directory (config.json, model.keras, history.csv, metrics.json, curves.png). Starts from "
+        "--config (or the defaults); the flags given override it. An existing --run-dir with the same config is resumed.")
+    _config_flags(t)
     t.add_argument('--run-dir', default=None, help='run directory (default <out-dir>/<name>-<timestamp>); an existing one is resumed')
     t.add_argument('--overwrite', action='store_true', help='replace an existing run directory that has another config')
     t.add_argument('--progress', action='store_true', help="show Keras' progress bar within each epoch")
@@ -171,6 +179,7 @@ def config_from_args(a) -> 'TrainConfig':
     cfg = TrainConfig.load(a.config) if a.config else TrainConfig.preset(a.preset) if getattr(a, 'preset', None) else TrainConfig()
     over = {k: getattr(a, k) for k in _TRAIN_FLAGS if getattr(a, k) is not None}
     if getattr(a, 'alt_flip', False): over['alt_flip'] = True
+    if getattr(a, 'no_verify', False): over['verify'] = False
     if getattr(a, 'teacher', None): over['teachers'] = list(a.teacher)
     if over.get('augment') == 'none': over['augment'] = None
     hp = dict(cfg.hparams) if 'model' not in over or over['model'] == cfg.model else {}
@@ -223,6 +232,35 @@ def _cmd_train(a) -> int:
           f"({m['epochs']} epochs, {m['train_seconds']:.0f}s of training)")
     return 0
 _SUBCOMMANDS['train'] = (_add_train, _cmd_train)
+
+# %% ../nbs/11_cli.ipynb #c1897025
+def _add_cv(sub) -> argparse.ArgumentParser:
+    "`cifar-cnn cv`: k-fold cross-validation of a config."
+    c = sub.add_parser('cv', help='k-fold cross-validation: one run per fold, then mean ± std', description=
+        "Cross-validate a config: train one run per stratified fold of the training images (each fold held out once), then print "
+        "each fold's held-out and test accuracy with mean and std. Resumable: the same command again continues where it stopped.")
+    _config_flags(c)
+    c.add_argument('--folds', type=int, default=5, help='k, the number of folds (default 5)')
+    c.add_argument('--cv-dir', default=None, help='folder of the fold runs (default <out-dir>/<name>-cv<k>)')
+    c.add_argument('--overwrite', action='store_true', help='replace a --cv-dir that holds another config')
+    return c
+
+# %% ../nbs/11_cli.ipynb #7e362a17
+def _cmd_cv(a) -> int:
+    "`cifar-cnn cv`: cross-validate, print the table and where it is; on Ctrl-C, the command that resumes."
+    from cifar_cnn.train import cross_validate, TrainingInterrupted, _markdown
+    cfg = config_from_args(a)
+    try: df = cross_validate(cfg, a.folds, cv_dir=a.cv_dir, overwrite=a.overwrite)
+    except TrainingInterrupted as e:
+        print(f"cifar-cnn cv: stopped in {e.run_dir} at epoch {e.epochs_done} of {e.epochs}; to resume: "
+              f"{shlex.join(['cifar-cnn', *[x for x in a.argv if x != '--overwrite']])}", file=sys.stderr)
+        return 130
+    print(_markdown(df.round(4)), end='')
+    m, s = df.loc['mean'], df.loc['std']
+    print(f"{a.folds}-fold cross-validation: held-out accuracy {m['val_accuracy']:.4f} ± {s['val_accuracy']:.4f}, "
+          f"test accuracy {m['test_accuracy']:.4f} ± {s['test_accuracy']:.4f} -> {a.cv_dir or Path(cfg.out_dir)/f'{cfg.name}-cv{a.folds}'}")
+    return 0
+_SUBCOMMANDS['cv'] = (_add_cv, _cmd_cv)
 
 # %% ../nbs/11_cli.ipynb #c115e3ad
 def _add_evaluate(sub) -> argparse.ArgumentParser:
@@ -329,6 +367,8 @@ def _add_run(sub) -> argparse.ArgumentParser:
     q.add_argument('--config', help='PipelineConfig JSON file to start from')
     q.add_argument('--data', default=None, help="'sample' (the images shipped in the package) or a file/folder of CIFAR data (default: $CIFAR_CNN_DATA, Keras' cache, the download)")
     q.add_argument('--dataset', default=None, help='cifar10 (default) or cifar100')
+    q.add_argument('--label-mode', default=None, help="CIFAR-100: fine (100 classes, default) or coarse (20 superclasses)")
+    q.add_argument('--no-verify', action='store_true', help="don't check CIFAR pickles against the published checksums (your own pickles)")
     q.add_argument('--preset', default=None, help="training preset: auto (default: 'sample' on the sample, else 'fast'), sample, fast, accurate")
     q.add_argument('--epochs', type=int, default=None, help="override the preset's epochs")
     q.add_argument('--tta', default=None, choices=['none', 'flip', 'flip_translate'], help='test-time augmentation also evaluated (default flip_translate)')
@@ -348,6 +388,8 @@ def _cmd_run(a) -> int:
         if getattr(a, k) is not None: cfg[k] = getattr(a, k)
     if a.tta is not None: cfg['tta'] = None if a.tta == 'none' else a.tta
     if a.epochs is not None: cfg['train'] = {**cfg['train'], 'epochs': a.epochs}
+    if a.label_mode is not None: cfg['train'] = {**cfg['train'], 'label_mode': a.label_mode}
+    if a.no_verify: cfg['train'] = {**cfg['train'], 'verify': False}
     if a.export is not None: cfg['exports'] = [] if a.export == ['none'] else a.export
     cfg = PipelineConfig.from_dict(cfg)
     if a.print_config: print(json.dumps(cfg.to_dict(), indent=1)); return 0

@@ -13,13 +13,14 @@ except ImportError: from numpy.core import multiarray as _multiarray, numeric as
 import cifar_cnn
 
 # %% auto #0
-__all__ = ['CIFAR10_CLASSES', 'CIFAR100_FINE_CLASSES', 'CIFAR100_COARSE_CLASSES', 'DATASETS', 'KNOWN_COPIES', 'MAX_PIXELS',
-           'IMAGE_EXTS', 'DATA_ENV', 'AUGMENT_POLICIES', 'DataNotFoundError', 'ChecksumError', 'CifarDataError',
-           'CifarSpec', 'get_spec', 'class_names', 'validate_arrays', 'array_sha256', 'known_copy', 'CifarData',
-           'load_sample', 'load_npz', 'write_batches', 'load_batches', 'load_tarball', 'ImageError', 'image_size',
-           'decode_image', 'read_image', 'write_image_folder', 'load_image_folder', 'keras_datasets_dir',
-           'download_cifar', 'find_data', 'load_cifar', 'train_val_split', 'channel_stats', 'augment_layers',
-           'needs_one_hot', 'make_dataset', 'plot_samples', 'plot_class_balance', 'plot_augmentations']
+__all__ = ['CIFAR10_CLASSES', 'CIFAR100_FINE_CLASSES', 'CIFAR100_COARSE_CLASSES', 'CIFAR100_SUPERCLASSES', 'DATASETS',
+           'KNOWN_COPIES', 'MAX_PIXELS', 'IMAGE_EXTS', 'DATA_ENV', 'AUGMENT_POLICIES', 'coarse_labels',
+           'DataNotFoundError', 'ChecksumError', 'CifarDataError', 'CifarSpec', 'get_spec', 'class_names',
+           'validate_arrays', 'array_sha256', 'known_copy', 'CifarData', 'load_sample', 'load_npz', 'write_batches',
+           'load_batches', 'cifar100_fixture', 'load_tarball', 'ImageError', 'image_size', 'decode_image', 'read_image',
+           'write_image_folder', 'load_image_folder', 'keras_datasets_dir', 'download_cifar', 'find_data', 'load_cifar',
+           'train_val_split', 'channel_stats', 'augment_layers', 'needs_one_hot', 'make_dataset', 'plot_samples',
+           'plot_class_balance', 'plot_augmentations']
 
 # %% ../nbs/01_data.ipynb #31594d44
 CIFAR10_CLASSES = ['airplane', 'automobile', 'bird', 'cat', 'deer', 'dog', 'frog', 'horse', 'ship', 'truck']
@@ -41,6 +42,29 @@ CIFAR100_COARSE_CLASSES = [
     'household_furniture', 'insects', 'large_carnivores', 'large_man-made_outdoor_things',
     'large_natural_outdoor_scenes', 'large_omnivores_and_herbivores', 'medium_mammals', 'non-insect_invertebrates',
     'people', 'reptiles', 'small_mammals', 'trees', 'vehicles_1', 'vehicles_2']
+
+# %% ../nbs/01_data.ipynb #e6b709cb
+CIFAR100_SUPERCLASSES = {
+    'aquatic_mammals': ['beaver', 'dolphin', 'otter', 'seal', 'whale'], 'fish': ['aquarium_fish', 'flatfish', 'ray', 'shark', 'trout'],
+    'flowers': ['orchid', 'poppy', 'rose', 'sunflower', 'tulip'], 'food_containers': ['bottle', 'bowl', 'can', 'cup', 'plate'],
+    'fruit_and_vegetables': ['apple', 'mushroom', 'orange', 'pear', 'sweet_pepper'],
+    'household_electrical_devices': ['clock', 'keyboard', 'lamp', 'telephone', 'television'],
+    'household_furniture': ['bed', 'chair', 'couch', 'table', 'wardrobe'], 'insects': ['bee', 'beetle', 'butterfly', 'caterpillar', 'cockroach'],
+    'large_carnivores': ['bear', 'leopard', 'lion', 'tiger', 'wolf'],
+    'large_man-made_outdoor_things': ['bridge', 'castle', 'house', 'road', 'skyscraper'],
+    'large_natural_outdoor_scenes': ['cloud', 'forest', 'mountain', 'plain', 'sea'],
+    'large_omnivores_and_herbivores': ['camel', 'cattle', 'chimpanzee', 'elephant', 'kangaroo'],
+    'medium_mammals': ['fox', 'porcupine', 'possum', 'raccoon', 'skunk'], 'non-insect_invertebrates': ['crab', 'lobster', 'snail', 'spider', 'worm'],
+    'people': ['baby', 'boy', 'girl', 'man', 'woman'], 'reptiles': ['crocodile', 'dinosaur', 'lizard', 'snake', 'turtle'],
+    'small_mammals': ['hamster', 'mouse', 'rabbit', 'shrew', 'squirrel'],
+    'trees': ['maple_tree', 'oak_tree', 'palm_tree', 'pine_tree', 'willow_tree'],
+    'vehicles_1': ['bicycle', 'bus', 'motorcycle', 'pickup_truck', 'train'], 'vehicles_2': ['lawn_mower', 'rocket', 'streetcar', 'tank', 'tractor']}
+
+def coarse_labels(fine, # CIFAR-100 fine labels (0..99)
+                 ) -> np.ndarray:
+    "The superclass label (0..19, in `CIFAR100_COARSE_CLASSES` order) of each fine label."
+    table = np.array([CIFAR100_COARSE_CLASSES.index(next(s for s, fs in CIFAR100_SUPERCLASSES.items() if c in fs)) for c in CIFAR100_FINE_CLASSES])
+    return table[np.asarray(fine, np.int64)]
 
 # %% ../nbs/01_data.ipynb #2c53a6c4
 class DataNotFoundError(FileNotFoundError):
@@ -303,7 +327,7 @@ def _md5(b:bytes) -> str: return hashlib.md5(b).hexdigest()
 def _check_md5(b:bytes, expected:str, what:str, verify:bool):
     if verify and _md5(b) != expected:
         raise ChecksumError(f"{what}: md5 {_md5(b)} differs from the published {expected}. The file is corrupt or not "
-                            "the canonical CIFAR file: delete it and download again, or pass verify=False for a copy you trust.")
+                            "the canonical CIFAR file: delete it and download again, or pass verify=False (--no-verify) for a copy you trust.")
 
 # %% ../nbs/01_data.ipynb #1ecfc291
 def _latin1(s, encoding='latin1'):
@@ -354,18 +378,25 @@ def write_batches(data:CifarData, # arrays to write
                   dest, # folder to create; the pickles go in `dest/<spec.folder>/`
                   tar:bool=False, # also pack them as `dest/<spec.archive>` and return that path
                  ) -> Path:
-    "Write `data` in the original CIFAR pickle layout (and optionally as a `.tar.gz`); returns the folder or archive."
+    "Write `data` in the original CIFAR pickle layout (CIFAR-100: fine and coarse labels, both name lists) (and optionally as a `.tar.gz`); returns the folder or archive."
     spec = get_spec(data.name)
     out = Path(dest)/spec.folder
     out.mkdir(parents=True, exist_ok=True)
-    key = 'labels' if spec.name == 'cifar10' else 'fine_labels'
-    rows = lambda x: x.transpose(0, 3, 1, 2).reshape(len(x), -1)
+    if spec.name == 'cifar100' and list(data.classes) != CIFAR100_FINE_CLASSES:
+        raise ValueError("write_batches writes CIFAR-100 from its fine labels (the coarse ones follow from them): pass data loaded with label_mode='fine'.")
+    key = b'labels' if spec.name == 'cifar10' else b'fine_labels'
+    def batch(x, y, label):
+        d = {b'batch_label': label.encode(), b'data': x.transpose(0, 3, 1, 2).reshape(len(x), -1), key: y.tolist(),
+             b'filenames': [f'{i:05d}.png'.encode() for i in range(len(y))]}
+        if spec.name == 'cifar100': d[b'coarse_labels'] = coarse_labels(y).tolist()
+        return pickle.dumps(d)
     parts = np.array_split(np.arange(len(data.y_train)), len(spec.train_files))
-    for n, idx in zip(spec.train_files, parts):
-        (out/n).write_bytes(pickle.dumps({b'data': rows(data.x_train[idx]), key.encode(): data.y_train[idx].tolist()}))
-    (out/spec.test_files[0]).write_bytes(pickle.dumps({b'data': rows(data.x_test), key.encode(): data.y_test.tolist()}))
-    meta_key = b'label_names' if spec.name == 'cifar10' else b'fine_label_names'
-    (out/spec.meta_file).write_bytes(pickle.dumps({meta_key: [c.encode() for c in data.classes]}))
+    for n, idx in zip(spec.train_files, parts): (out/n).write_bytes(batch(data.x_train[idx], data.y_train[idx], n))
+    (out/spec.test_files[0]).write_bytes(batch(data.x_test, data.y_test, spec.test_files[0]))
+    names = lambda cs: [c.encode() for c in cs]
+    meta = {b'label_names': names(data.classes)} if spec.name == 'cifar10' else \
+           {b'fine_label_names': names(CIFAR100_FINE_CLASSES), b'coarse_label_names': names(CIFAR100_COARSE_CLASSES)}
+    (out/spec.meta_file).write_bytes(pickle.dumps(meta))
     if not tar: return out
     arc = Path(dest)/spec.archive
     with tarfile.open(arc, 'w:gz') as t: t.add(out, arcname=spec.folder)
@@ -399,6 +430,22 @@ def load_batches(folder, # the extracted `cifar-10-batches-py` / `cifar-100-pyth
     data = _decode_batches(lambda n: (folder/n).read_bytes(), spec, label_mode, verify, str(folder))
     data.kind = 'batches'
     return data
+
+# %% ../nbs/01_data.ipynb #b5fb5797
+def cifar100_fixture(n_train:int=20, # training images per fine class
+                     n_test:int=5, # test images per fine class
+                     seed:int=0, # which photos and noise
+                    ) -> CifarData:
+    "A small, learnable CIFAR-100-shaped dataset (fine labels): the sample's photos, each fine class tinted with its own top/bottom colours."
+    rng, photos = np.random.default_rng(seed), load_sample().x_train
+    tints = rng.integers(0, 256, (100, 2, 3))              # class k: its top-half and bottom-half colour
+    def make(n):
+        y = np.repeat(np.arange(100), n)
+        tint = np.repeat(tints[y], 16, axis=1)[:, :, None, :]              # (N, 32, 1, 3): top 16 rows one colour, bottom 16 the other
+        x = 0.45 * photos[rng.integers(0, len(photos), len(y))] + 0.55 * tint + rng.normal(0, 8, (len(y), 32, 32, 3))
+        return np.clip(x, 0, 255).astype(np.uint8), y
+    (xtr, ytr), (xte, yte) = make(n_train), make(n_test)
+    return CifarData(xtr, ytr, xte, yte, list(CIFAR100_FINE_CLASSES), 'cifar100', 'cifar100_fixture', 'arrays')
 
 # %% ../nbs/01_data.ipynb #651d93f3
 def load_tarball(path, # the canonical `cifar-10-python.tar.gz` (or Keras' `..._archive` copy of it)
@@ -812,6 +859,7 @@ AUGMENT_POLICIES = {
     'airbench96': 'horizontal flip + translate up to 4 px with reflect padding + cutout of about 12x12 px (airbench96)',
     'mixup': 'standard + MixUp (alpha 0.2); labels become one-hot',
     'cutmix': 'standard + CutMix; labels become one-hot',
+    'seeds': "flip + rotation ±15° + shift ±10% + zoom ±10% + shear ±0.1: the seed projects' ImageDataGenerator set",
 }
 
 # %% ../nbs/01_data.ipynb #89fc4151
@@ -828,7 +876,10 @@ def _policy_layers(policy:str, # a name from `AUGMENT_POLICIES`
     layers = dict(none=[], flip=[flip()], basic=[flip(), shift(2)], airbench=[flip(), shift(2, 'reflect')],
                   airbench_cutout=[flip(), shift(2, 'reflect'), cutout()], airbench96=[flip(), shift(4, 'reflect'), cutout()])
     std = lambda: [flip(), shift(4)]
-    layers.update(standard=std(), mixup=std() + [L.MixUp(alpha=0.2, seed=s(7), name='mixup')],
+    seeds = lambda: [flip(), L.RandomRotation(15 / 360, fill_mode='nearest', seed=s(2), name='rotate'),
+                     L.RandomTranslation(0.1, 0.1, fill_mode='nearest', seed=s(1), name='shift'),
+                     L.RandomZoom(0.1, fill_mode='nearest', seed=s(3), name='zoom'), L.RandomShear(0.1, 0.1, fill_mode='nearest', seed=s(9), name='shear')]
+    layers.update(seeds=seeds(), standard=std(), mixup=std() + [L.MixUp(alpha=0.2, seed=s(7), name='mixup')],
                   cutmix=std() + [L.CutMix(seed=s(8), name='cutmix')],
                   strong=std() + [L.RandomRotation(15 / 360, fill_mode='constant', seed=s(2), name='rotate'),
                                   L.RandomZoom(0.1, fill_mode='constant', seed=s(3), name='zoom'),

@@ -17,15 +17,16 @@ from fastcore.basics import patch
 from scipy.optimize import minimize_scalar
 from sklearn import metrics as skm
 from .core import atomic_write, softmax, batch_logits
-from .data import CifarData, validate_arrays, CifarDataError
+from .data import CifarData, validate_arrays, CifarDataError, CIFAR100_FINE_CLASSES, CIFAR100_COARSE_CLASSES, coarse_labels
 from .models import load_trained
 from .train import TrainConfig, split_data
 
 # %% auto #0
-__all__ = ['TTA_MODES', 'CORRUPTIONS', 'tta_views', 'predict', 'calibration', 'check_probs', 'EvalReport', 'report_from_probs',
-           'evaluate', 'plot_confusion', 'plot_per_class', 'plot_reliability', 'most_confused', 'top_losses',
-           'misclassified', 'plot_gallery', 'fit_temperature', 'temperature_report', 'corrupt', 'robustness',
-           'plot_robustness', 'ensemble', 'compare_runs', 'plot_comparison', 'evaluate_run']
+__all__ = ['TTA_MODES', 'CORRUPTIONS', 'tta_views', 'predict', 'calibration', 'check_probs', 'EvalReport', 'superclass_scores',
+           'report_from_probs', 'evaluate', 'plot_confusion', 'plot_per_class', 'plot_reliability', 'most_confused',
+           'plot_confused_pairs', 'top_losses', 'misclassified', 'plot_gallery', 'fit_temperature',
+           'temperature_report', 'corrupt', 'robustness', 'plot_robustness', 'ensemble', 'compare_runs',
+           'plot_comparison', 'evaluate_run']
 
 # %% ../nbs/05_evaluate.ipynb #9892d67b
 TTA_MODES = (None, 'flip', 'flip_translate')
@@ -125,6 +126,17 @@ class EvalReport:
         "The report as indented JSON."
         return json.dumps(self.to_dict(), indent=1)
 
+# %% ../nbs/05_evaluate.ipynb #42bac61a
+def superclass_scores(confusion, # counts, rows = true class, columns = predicted
+                      classes:list, # the report's class names
+                     ) -> dict|None:
+    "CIFAR-100 fine labels only: superclass-level accuracy and each superclass's fine accuracy; `None` for other class sets."
+    if list(classes) != CIFAR100_FINE_CLASSES: return None
+    c, sup = np.asarray(confusion), coarse_labels(np.arange(100))
+    same = sup[:, None] == sup[None, :]                                   # (true, predicted) in one superclass
+    per = {s: float(np.diag(c)[sup == k].sum() / max(c[sup == k].sum(), 1)) for k, s in enumerate(CIFAR100_COARSE_CLASSES)}
+    return dict(accuracy=float(c[same].sum() / max(c.sum(), 1)), per_superclass=per)
+
 # %% ../nbs/05_evaluate.ipynb #331ba2b4
 def report_from_probs(probs, # (N, classes) probabilities
                       y, # (N,) true labels
@@ -139,17 +151,17 @@ def report_from_probs(probs, # (N, classes) probabilities
     pc, rc, fc, sc = prf(None)
     (pm, rm, fm, _), (pw, rw, fw, _) = prf('macro'), prf('weighted')
     top5 = float(np.mean(np.any(np.argsort(-probs, 1)[:, :min(5, k)] == y[:, None], 1)))
-    cal = calibration(probs, y)
+    cal, cm = calibration(probs, y), skm.confusion_matrix(y, pred, labels=labels)
     return EvalReport(
         classes=list(classes), n=int(len(y)), accuracy=float(np.mean(pred == y)), top5_accuracy=top5,
         log_loss=float(skm.log_loss(y, np.clip(probs, 1e-15, 1), labels=labels)),
         precision_macro=float(pm), recall_macro=float(rm), f1_macro=float(fm), precision_weighted=float(pw),
         recall_weighted=float(rw), f1_weighted=float(fw),
         per_class={c: dict(precision=float(pc[i]), recall=float(rc[i]), f1=float(fc[i]), support=int(sc[i])) for i, c in enumerate(classes)},
-        confusion=skm.confusion_matrix(y, pred, labels=labels).tolist(), ece=cal['ece'],
+        confusion=cm.tolist(), ece=cal['ece'],
         reliability={k_: v for k_, v in cal.items() if k_ != 'ece'},
         classification_report=skm.classification_report(y, pred, labels=labels, target_names=list(classes), digits=4, zero_division=0),
-        tta=tta)
+        tta=tta, extra={k: v for k, v in [('superclasses', superclass_scores(cm, classes))] if v is not None})
 
 # %% ../nbs/05_evaluate.ipynb #abc57f06
 @patch(as_prop=True)
@@ -158,14 +170,26 @@ def confusion_normalized(self:EvalReport) -> np.ndarray:
     c = np.asarray(self.confusion, np.float64)
     return c / np.maximum(c.sum(1, keepdims=True), 1)
 
+# %% ../nbs/05_evaluate.ipynb #ea59118c
+def _off_diagonal(confusion, # counts, rows = true class, columns = predicted
+                  n:int, # how many
+                 ) -> list:
+    "The `n` largest mistakes of a confusion matrix as `(true index, predicted index, count)`, largest first."
+    c = np.asarray(confusion).copy(); np.fill_diagonal(c, 0)
+    idx = np.dstack(np.unravel_index(np.argsort(-c, axis=None, kind='stable'), c.shape))[0][:n]
+    return [(int(i), int(j), int(c[i, j])) for i, j in idx if c[i, j] > 0]
+
 # %% ../nbs/05_evaluate.ipynb #f6f3cd42
 @patch
 def to_markdown(self:EvalReport) -> str:
-    "A Markdown summary: headline metrics, then per-class precision/recall/F1."
+    "A Markdown summary: headline metrics, the most confused pairs, then per-class precision/recall/F1."
     s = [f"| metric | value |\n|---|---:|",
          *(f"| {k} | {getattr(self, k):.4f} |" for k in ('accuracy', 'top5_accuracy', 'log_loss', 'precision_macro', 'recall_macro',
                                                         'f1_macro', 'f1_weighted', 'ece')),
+         *([f"| superclass accuracy | {sc['accuracy']:.4f} |"] if (sc := self.extra.get('superclasses')) else []),
          f"| images | {self.n} |", f"| test-time augmentation | {self.tta or 'none'} |",
+         "\n| most confused: true | predicted | images |\n|---|---|---:|",
+         *(f"| {self.classes[i]} | {self.classes[j]} | {n} |" for i, j, n in _off_diagonal(self.confusion, 10)),
          "\n| class | precision | recall | F1 | support |\n|---|---:|---:|---:|---:|",
          *(f"| {c} | {v['precision']:.3f} | {v['recall']:.3f} | {v['f1']:.3f} | {v['support']} |" for c, v in self.per_class.items())]
     return '\n'.join(s) + '\n'
@@ -197,13 +221,31 @@ def evaluate(model:keras.Model, # a model mapping raw pixels to logits
     if out != len(classes): raise ValueError(f"The model has {out} outputs but {len(classes)} class names were given: wrong model for this dataset?")
     return report_from_probs(predict(model, x, tta, batch_size), y, classes, tta)
 
+# %% ../nbs/05_evaluate.ipynb #b054c901
+def _plot_confusion_large(rep:EvalReport, # a report with many classes
+                          m:np.ndarray, # the matrix to draw (rates or counts)
+                         ):
+    "A confusion heatmap for many classes: square-root colour scale, small labels, CIFAR-100 grouped by superclass."
+    k, grouped = len(rep.classes), list(rep.classes) == CIFAR100_FINE_CLASSES
+    order = np.argsort(coarse_labels(np.arange(k)), kind='stable') if grouped else np.arange(k)
+    fig, ax = plt.subplots(figsize=(10, 9.4))
+    ax.imshow(np.sqrt(np.asarray(m, float)[np.ix_(order, order)] / max(np.max(m), 1e-12)), cmap='Blues', interpolation='nearest')
+    names = [rep.classes[i] for i in order]
+    ax.set_xticks(range(k), names, rotation=90, fontsize=4.5); ax.set_yticks(range(k), names, fontsize=4.5)
+    for b in (np.arange(0, k + 1, 5) - 0.5 if grouped else []): ax.axhline(b, color='k', lw=0.3); ax.axvline(b, color='k', lw=0.3)
+    ax.set_xlabel('predicted'); ax.set_ylabel('true')
+    ax.set_title(f"confusion matrix (accuracy {rep.accuracy:.3f}; colour: square root of the rate{'; grouped by superclass' if grouped else ''})", fontsize=9)
+    fig.tight_layout()
+    return fig
+
 # %% ../nbs/05_evaluate.ipynb #df2ecb9d
 def plot_confusion(rep:EvalReport, # a report
                    normalize:bool=True, # show row-normalised rates (else counts)
                   ):
-    "Confusion-matrix heatmap with class names on both axes."
+    "Confusion-matrix heatmap with class names on both axes (many classes: `_plot_confusion_large`)."
     k = len(rep.classes)
     m = rep.confusion_normalized if normalize else np.asarray(rep.confusion)
+    if k > 25: return _plot_confusion_large(rep, m)
     fig, ax = plt.subplots(figsize=(max(5, k * 0.55), max(4, k * 0.5)))
     sns.heatmap(m, annot=k <= 20, fmt='.2f' if normalize else 'd', cmap='Blues', cbar=False, ax=ax,
                 xticklabels=rep.classes, yticklabels=rep.classes, annot_kws=dict(size=7))
@@ -240,9 +282,21 @@ def most_confused(rep:EvalReport, # a report
                   n:int=10, # pairs to list
                  ) -> list:
     "The `n` most frequent (true, predicted, count) mistakes."
-    c = np.asarray(rep.confusion).copy(); np.fill_diagonal(c, 0)
-    idx = np.dstack(np.unravel_index(np.argsort(-c, axis=None), c.shape))[0][:n]
-    return [(rep.classes[i], rep.classes[j], int(c[i, j])) for i, j in idx if c[i, j] > 0]
+    return [(rep.classes[i], rep.classes[j], c) for i, j, c in _off_diagonal(rep.confusion, n)]
+
+# %% ../nbs/05_evaluate.ipynb #cb99b26c
+def plot_confused_pairs(rep:EvalReport, # a report
+                        n:int=15, # pairs to show
+                       ):
+    "Horizontal bars of the `n` most frequent (true → predicted) mistakes, as a share of the true class's images."
+    pairs = _off_diagonal(rep.confusion, n)
+    support = np.asarray(rep.confusion).sum(1)
+    fig, ax = plt.subplots(figsize=(6, 0.28 * max(len(pairs), 1) + 0.9))
+    ax.barh(range(len(pairs)), [c / max(support[i], 1) for i, _, c in pairs], color='tab:red')
+    ax.set_yticks(range(len(pairs)), [f"{rep.classes[i]} → {rep.classes[j]} ({c})" for i, j, c in pairs], fontsize=7)
+    ax.invert_yaxis(); ax.set_xlabel("share of the true class's images"); ax.set_title(f'the {len(pairs)} most confused pairs', fontsize=9)
+    fig.tight_layout()
+    return fig
 
 # %% ../nbs/05_evaluate.ipynb #59096fbd
 def top_losses(probs, # (N, classes) probabilities
@@ -441,7 +495,7 @@ def _save_figures(folder:Path, # where the PNGs go
 def evaluate_run(run_dir, # a run directory made by `train`
                  data:CifarData|None=None, # data to use instead of the config's
                  tta:str|None=None, # test-time augmentation
-                 plots:bool=True, # also write confusion.png, per_class.png, reliability.png, mistakes.png
+                 plots:bool=True, # also write confusion.png, confused_pairs.png, per_class.png, reliability.png, mistakes.png
                 ) -> EvalReport:
     "Evaluate a run's best model on its test set and write the report (and plots) into the run directory."
     run_dir = Path(run_dir)
@@ -455,6 +509,6 @@ def evaluate_run(run_dir, # a run directory made by `train`
     rep.save(run_dir, 'eval' if tta is None else f'eval_{tta}')
     if plots:
         mistakes = misclassified(probs, data.y_test)[:16]
-        _save_figures(run_dir, dict(confusion=plot_confusion(rep), per_class=plot_per_class(rep), reliability=plot_reliability(rep),
+        _save_figures(run_dir, dict(confusion=plot_confusion(rep), confused_pairs=plot_confused_pairs(rep), per_class=plot_per_class(rep), reliability=plot_reliability(rep),
                                     mistakes=plot_gallery(data.x_test, data.y_test, probs, data.classes, mistakes, 'most confident mistakes')))
     return rep

@@ -107,7 +107,7 @@ def step_evaluate(run:Path, # a run directory `train` has finished
                  ) -> list:
     "Evaluate the run's model on its test set (and with `tta`), writing reports and plots into the run."
     evaluate_run(run, data=data, plots=True)
-    out = [run/'eval.json', run/'eval.md', run/'confusion.png', run/'per_class.png', run/'reliability.png', run/'mistakes.png']
+    out = [run/'eval.json', run/'eval.md', run/'confusion.png', run/'confused_pairs.png', run/'per_class.png', run/'reliability.png', run/'mistakes.png']
     if tta: evaluate_run(run, data=data, tta=tta, plots=False); out += [run/f'eval_{tta}.json', run/f'eval_{tta}.md']
     return out
 
@@ -149,7 +149,7 @@ def _pct(x:float|None) -> str:
 
 # %% ../nbs/10_pipeline.ipynb #b4b7d4cc
 _FIGURES = (('data/samples.png', 'training images'), ('data/class_balance.png', 'images per class'),
-            ('curves.png', 'learning curves'), ('confusion.png', 'confusion matrix (test)'),
+            ('curves.png', 'learning curves'), ('confusion.png', 'confusion matrix (test)'), ('confused_pairs.png', 'the most confused pairs (test)'),
             ('per_class.png', 'per-class precision / recall / F1'), ('reliability.png', 'calibration'),
             ('mistakes.png', 'most confident mistakes'), ('gradcam.png', 'what the model looked at: right (top) and wrong (bottom) predictions'))
 
@@ -262,7 +262,7 @@ def run_pipeline(config:PipelineConfig|None=None, # what to run (default: the sa
                                                       "`cifar-cnn train --cluster ...` on every worker, then evaluate and export its run directory on the chief (`cifar-cnn evaluate RUN_DIR`, `cifar-cnn export RUN_DIR`).")
     tcfg = config.train_config()
     say = (lambda *a: None) if quiet else (lambda *a: print(*a, flush=True))
-    if data is None: data = load_cifar(config.dataset, path=config.data, label_mode=tcfg.label_mode)
+    if data is None: data = load_cifar(config.dataset, path=config.data, label_mode=tcfg.label_mode, verify=tcfg.verify)
     run = _run_dir(config, run_dir)
     times = read_json(run/'steps.json', 'step times') if (run/'steps.json').exists() else {}
     say(f"pipeline -> {run}  ({data.name}, {data.kind}: {len(data.x_train)} train / {len(data.x_test)} test images; preset {config.preset}, "

@@ -17,12 +17,13 @@ from .models import build_model, model_summary, init_whitening, validate_hparams
 # %% auto #0
 __all__ = ['PRESETS', 'OPTIMIZERS', 'SCHEDULES', 'PRECISIONS', 'JIT_COMPILE', 'RUN_FIELDS', 'TrainConfig', 'recipe_diff',
            'closest_preset', 'PiecewiseSchedule', 'make_schedule', 'AirbenchSGD', 'newton_schulz', 'AirbenchMuon',
-           'make_optimizer', 'split_data', 'teacher_probs', 'copy_weights', 'prepare_data', 'cluster_spec',
-           'cluster_tf_config', 'choose_strategy', 'sync_from_chief', 'get_strategy', 'worker_role', 'current_lr',
-           'EpochLog', 'atomic_save_model', 'BestCheckpoint', 'Lookahead', 'EpochVariable', 'AlternatingFlip',
-           'WhiteningBias', 'RunBackup', 'auto_precision', 'precision_policy', 'TrainingInterrupted', 'unfinished_run',
-           'read_history', 'plot_history', 'training_data', 'build_for_training', 'training_loss', 'use_xla',
-           'compile_for_training', 'make_callbacks', 'train', 'lr_find', 'plot_lr_find']
+           'make_optimizer', 'kfold_split', 'split_data', 'teacher_probs', 'copy_weights', 'prepare_data',
+           'cluster_spec', 'cluster_tf_config', 'choose_strategy', 'sync_from_chief', 'get_strategy', 'worker_role',
+           'current_lr', 'EpochLog', 'atomic_save_model', 'BestCheckpoint', 'Lookahead', 'EpochVariable',
+           'AlternatingFlip', 'WhiteningBias', 'RunBackup', 'auto_precision', 'precision_policy', 'TrainingInterrupted',
+           'unfinished_run', 'read_history', 'plot_history', 'training_data', 'build_for_training', 'training_loss',
+           'use_xla', 'compile_for_training', 'make_callbacks', 'train', 'lr_find', 'plot_lr_find', 'cv_table',
+           'cross_validate']
 
 # %% ../nbs/03_train.ipynb #58491632
 class _JSONConfig:
@@ -88,6 +89,7 @@ class TrainConfig(_JSONConfig):
     dataset: str = 'cifar10'          # 'cifar10' or 'cifar100'
     data: str|None = None             # file/folder in any form `load_cifar` reads, 'sample', or None (env, cache, download)
     label_mode: str = 'fine'          # CIFAR-100: 'fine' or 'coarse'
+    verify: bool = True               # check CIFAR pickles' published checksums before unpickling (False: your own pickles, e.g. a fixture)
     subset: int|None = None           # train on a stratified subset of this many training images
     test_subset: int|None = None      # evaluate on a stratified subset of this many test images
     model: str = 'airbench'           # a key of `cifar_cnn.models.MODELS`
@@ -111,6 +113,8 @@ class TrainConfig(_JSONConfig):
     mixed_precision: str = 'off'      # 'off', 'auto' (float16 on GPUs with tensor cores, bfloat16 on CPUs that compute it natively, else off), 'mixed_float16', 'mixed_bfloat16'
     jit_compile: str = 'auto'         # XLA: 'auto' (Keras': on with a GPU, off on CPU, where it was measured slower), 'on', 'off'
     val_frac: float = 0.1             # fraction of the training images held out for validation
+    folds: int|None = None            # k-fold cross-validation: hold out fold `fold` of `folds` stratified folds instead of `val_frac`
+    fold: int = 0                     # with `folds`: which fold is the validation set (0 .. folds-1)
     patience: int|None = None         # early stopping on validation accuracy (None: off)
     lookahead: bool = False           # airbench's lookahead: every 5 steps, pull the weights to their running average
     alt_flip: bool = False            # airbench's alternating flip (each image mirrored every other epoch) instead of a random flip
@@ -191,6 +195,13 @@ def _check_recipe(c):
     if not isinstance(c.whiten_bias_epochs, int) or c.whiten_bias_epochs < 0: _bad(c, 'whiten_bias_epochs', "must be an integer >= 0")
     if c.whiten_bias_epochs and c.model != 'airbench': _bad(c, 'whiten_bias_epochs', f"needs a model with a whitening stem ('airbench'), not {c.model!r}")
     if c.alt_flip and c.augment in (None, 'none'): _bad(c, 'alt_flip', f"needs an augmentation policy with a flip (augment={c.augment!r})")
+
+# %% ../nbs/03_train.ipynb #11c8076f
+@_config_check
+def _check_folds(c):
+    "`folds` and `fold`: which of k stratified folds is held out."
+    if c.folds is not None and (not isinstance(c.folds, int) or c.folds < 2): _bad(c, 'folds', "must be None or an integer >= 2 (the k of k-fold)")
+    if not isinstance(c.fold, int) or not 0 <= c.fold < (c.folds or 1): _bad(c, 'fold', f"must be an integer in 0..{(c.folds or 1) - 1} (folds={c.folds})")
 
 # %% ../nbs/03_train.ipynb #f2d803af
 @_config_check
@@ -334,13 +345,30 @@ def make_optimizer(config:TrainConfig, # uses optimizer, momentum, nesterov, wei
     if wd or o == 'adamw': opt.exclude_from_weight_decay(var_names=['bias', 'beta', 'gamma', 'normalize'])
     return opt
 
+# %% ../nbs/03_train.ipynb #3adbd5fe
+def kfold_split(x, # images
+                y, # integer labels
+                folds:int, # k
+                fold:int, # which fold is held out, 0 .. k-1
+                seed:int=0, # the same seed gives the same folds
+               ) -> tuple:
+    "Fold `fold` of `folds` stratified folds held out: `(x_train, y_train, x_val, y_val)`; the folds of one seed partition the data."
+    from sklearn.model_selection import StratifiedKFold
+    y = np.asarray(y); counts = np.bincount(y)
+    if (small := [int(c) for c in np.flatnonzero((counts > 0) & (counts < folds))]):
+        raise ValueError(f"Cannot make {folds} stratified folds: class(es) {small[:5]} have fewer than {folds} training images "
+                         f"({counts[small[0]]} for class {small[0]}). Use fewer folds or more data.")
+    tr, va = list(StratifiedKFold(folds, shuffle=True, random_state=seed).split(np.zeros(len(y)), y))[fold]
+    return x[tr], y[tr], x[va], y[va]
+
 # %% ../nbs/03_train.ipynb #d23ea922
-def split_data(config:TrainConfig, # uses dataset, data, label_mode, subset, test_subset, val_frac, seed
+def split_data(config:TrainConfig, # uses dataset, data, label_mode, verify, subset, test_subset, val_frac, folds, fold, seed
                data:CifarData|None=None, # use these arrays instead of loading `config.data`
               ) -> tuple:
     "The run's data and its training/validation split, `(data, x_train, y_train, x_val, y_val)`: the same for training and evaluation."
-    if data is None: data = load_cifar(config.dataset, path=config.data, label_mode=config.label_mode)
+    if data is None: data = load_cifar(config.dataset, path=config.data, label_mode=config.label_mode, verify=config.verify)
     data = data.subset(config.subset, config.test_subset, seed=config.seed)
+    if config.folds: return (data, *kfold_split(data.x_train, data.y_train, config.folds, config.fold, seed=config.seed))
     return (data, *train_val_split(data.x_train, data.y_train, config.val_frac, seed=config.seed))
 
 # %% ../nbs/03_train.ipynb #82391979
@@ -1080,3 +1108,46 @@ def plot_lr_find(res:dict, # what `lr_find` returns
     ax.axvline(res['suggestion'], color='red', ls='--', label=f"suggestion {res['suggestion']:.2g}")
     ax.set_xlabel('learning rate'); ax.set_ylabel('loss (smoothed)'); ax.legend(fontsize=7)
     return fig
+
+# %% ../nbs/03_train.ipynb #8c05d829
+def cv_table(cv_dir, # a folder made by `cross_validate`
+            ) -> 'pd.DataFrame':
+    "One row per finished fold (held-out accuracy, test accuracy, epochs, seconds), then `mean` and `std` rows."
+    import pandas as pd
+    rows = []
+    for d in sorted(Path(cv_dir).glob('fold*'), key=lambda d: int(d.name[4:]) if d.name[4:].isdigit() else -1):
+        if not (d/'metrics.json').exists(): continue
+        m = read_json(d/'metrics.json', 'metrics file')
+        rows.append(dict(fold=d.name, n_train=m['n_train'], n_val=m['n_val'], val_accuracy=m['best_val_accuracy'],
+                         test_accuracy=m['test_accuracy'], epochs=m['epochs'], train_seconds=m['train_seconds']))
+    df = pd.DataFrame(rows).set_index('fold') if rows else pd.DataFrame()
+    if len(df) > 1: df = pd.concat([df, df.agg(['mean', 'std'])]).rename_axis('fold')
+    return df
+
+def _markdown(df) -> str:
+    "A DataFrame as a Markdown table, numbers to 4 decimals (integers as they are)."
+    cell = lambda v: f'{v:.4f}' if isinstance(v, float) and not float(v).is_integer() else f'{v:g}' if isinstance(v, float) else str(v)
+    return '\n'.join([f"| {df.index.name or ''} | " + ' | '.join(df.columns) + ' |', '|---|' + '---:|' * len(df.columns),
+                      *(f'| {i} | ' + ' | '.join(cell(v) for v in r) + ' |' for i, r in zip(df.index, df.itertuples(index=False)))]) + '\n'
+
+# %% ../nbs/03_train.ipynb #eec272ff
+def cross_validate(config:TrainConfig, # the recipe; its `folds`/`fold` are set per fold
+                   k:int=5, # folds
+                   data:CifarData|None=None, # arrays to use instead of loading `config.data`
+                   cv_dir=None, # the folder of the fold runs; default `<out_dir>/<name>-cv<k>`, resumed when it holds this config
+                   overwrite:bool=False, # replace a `cv_dir` that holds another config
+                   quiet:bool=False, # no lines per epoch
+                  ) -> 'pd.DataFrame':
+    "Train `config` on each of `k` stratified folds (one run directory each, resumable) and return `cv_table`; also written as `cv.json`/`cv.md`."
+    base = config.replace(folds=k, fold=0)
+    cv_dir = Path(cv_dir or Path(config.out_dir)/f'{config.name}-cv{k}')
+    if (cv_dir/'cv_config.json').exists() and not overwrite and recipe_diff(read_json(cv_dir/'cv_config.json', 'cross-validation config'), base, ignore=()):
+        raise ValueError(f"{cv_dir} holds a cross-validation of another config: pass overwrite=True to replace it, or use another cv_dir.")
+    if overwrite and cv_dir.exists(): shutil.rmtree(cv_dir)
+    cv_dir.mkdir(parents=True, exist_ok=True); base.save(cv_dir/'cv_config.json')
+    for i in range(k):
+        if not quiet: print(f"fold {i + 1} of {k} -> {cv_dir/f'fold{i}'}", flush=True)
+        train(base.replace(fold=i, name=f'{config.name}-fold{i}'), data, run_dir=cv_dir/f'fold{i}', quiet=quiet)
+    df = cv_table(cv_dir)
+    atomic_write(cv_dir/'cv.json', df.to_json(orient='index', indent=1)); atomic_write(cv_dir/'cv.md', _markdown(df))
+    return df

@@ -243,7 +243,7 @@ def tune(space='seed_cnn', # a space dict or a name in `SPACES`
         ):
     "Run (or resume) a keras-tuner search; returns the tuner (see `results`, `best_config`)."
     space, base = _check_args(space, tuner, max_trials, seed, epochs), (base or TrainConfig()).validate()
-    if data is None: data = load_cifar(base.dataset, path=base.data, label_mode=base.label_mode)
+    if data is None: data = load_cifar(base.dataset, path=base.data, label_mode=base.label_mode, verify=base.verify)
     proj = _open_search(Path(directory)/project_name, overwrite)
     hm = CifarHyperModel(space, base, data, cache_dir=proj)
     hm.log_path = proj/'trials_run.jsonl'
