@@ -4,7 +4,7 @@
 
 # %% ../nbs/02_models.ipynb #bff2a997
 from __future__ import annotations
-import hashlib, io, json, math, os, warnings, zipfile
+import hashlib, io, json, math, os, re, warnings, zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 import numpy as np
@@ -14,11 +14,11 @@ import cifar_cnn
 from .core import atomic_write
 
 # %% auto #0
-__all__ = ['CIFAR10_MEAN', 'CIFAR10_STD', 'MODELS', 'ACTIVATIONS', 'ModelEntry', 'register_model', 'validate_hparams',
-           'build_model', 'seed004_baseline', 'seed004_benchmark', 'seed002_cnn', 'seed001_gap', 'resnet_cifar',
-           'resnet9', 'dirac_init', 'airbench', 'init_whitening', 'last_conv_layer', 'model_summary', 'CaffePreprocess',
-           'unfreeze', 'list_models', 'pretrained_dir', 'save_weights_npz', 'load_weights_npz', 'pretrained',
-           'ModelSourceError', 'resolve_model', 'load_keras_file', 'load_trained']
+__all__ = ['CIFAR10_MEAN', 'CIFAR10_STD', 'MODELS', 'ACTIVATIONS', 'MIN_IMAGE_SIZE', 'ModelEntry', 'register_model',
+           'validate_hparams', 'build_model', 'seed004_baseline', 'seed004_benchmark', 'seed002_cnn', 'seed001_gap',
+           'resnet_cifar', 'resnet9', 'dirac_init', 'airbench', 'init_whitening', 'last_conv_layer', 'model_summary',
+           'CaffePreprocess', 'WeightsNotFoundError', 'unfreeze', 'list_models', 'pretrained_dir', 'save_weights_npz',
+           'load_weights_npz', 'pretrained', 'ModelSourceError', 'resolve_model', 'load_keras_file', 'load_trained']
 
 # %% ../nbs/02_models.ipynb #014a5fe7
 CIFAR10_MEAN = (125.31, 122.95, 113.87)  # per-channel mean of the original CIFAR-10 training set, in pixels
@@ -330,27 +330,39 @@ class CaffePreprocess(L.Layer):
     def call(self, x): return x[..., ::-1] - keras.ops.convert_to_tensor([103.939, 116.779, 123.68], dtype=x.dtype)
 
 # %% ../nbs/02_models.ipynb #81c314bf
-_APPS = {'resnet50': ('ResNet50', 'resnet'), 'vgg16': ('VGG16', 'vgg16'), 'efficientnetb0': ('EfficientNetB0', 'efficientnet')}
+_APPS = {'resnet50': ('ResNet50', 'caffe'), 'vgg16': ('VGG16', 'caffe'), 'inceptionv3': ('InceptionV3', 'tf'),
+         'efficientnetb0': ('EfficientNetB0', None), 'mobilenetv2': ('MobileNetV2', 'tf')}   # class, input preprocessing
+MIN_IMAGE_SIZE = {'inceptionv3': 75}      # the smallest input side each backbone takes (32 for the others)
+
+class WeightsNotFoundError(FileNotFoundError):
+    "A backbone's weights could not be had: the message names the file and where to put it."
 
 def _backbone(app, input_shape, weights):
-    "A `keras.applications` backbone without top; falls back to random weights with a warning when ImageNet's can't be loaded."
+    "A `keras.applications` backbone without top, with weights 'imagenet', None (random) or a local file; `(model, weights used)`."
     cls = getattr(keras.applications, _APPS[app][0])
-    if weights == 'imagenet':
-        try: return cls(include_top=False, weights='imagenet', input_shape=input_shape), 'imagenet'
-        except Exception as e:
-            warnings.warn(f"{app}: ImageNet weights could not be loaded ({type(e).__name__}: {str(e)[:120]}). "
-                          f"Using random weights (weights=None). To use them offline, put the weights file in "
-                          f"~/.keras/models/ (see keras.applications.{_APPS[app][0]}).", stacklevel=3)
-    return cls(include_top=False, weights=None, input_shape=input_shape), None
+    if weights in (None, 'none'): return cls(include_top=False, weights=None, input_shape=input_shape), None
+    if weights != 'imagenet' and not Path(weights).is_file(): raise WeightsNotFoundError(f"{app}: no weights file at {weights!r}.")
+    try: return cls(include_top=False, weights=weights, input_shape=input_shape), weights
+    except Exception as e:
+        if weights != 'imagenet': raise ValueError(f"{app}: {weights} does not fit {_APPS[app][0]} without its top at {input_shape[0]}x{input_shape[1]} ({str(e)[:160]}).") from None
+        url = (re.findall(r"https?://\S+?\.h5", str(e)) or [''])[0]
+        cache = Path(os.environ.get('KERAS_HOME') or Path.home()/'.keras')/'models'
+        raise WeightsNotFoundError(f"{app}: ImageNet weights could not be downloaded ({type(e).__name__}: {str(e)[:100]}). Put "
+                                   f"{url.rsplit('/', 1)[-1] or 'the weights file'} {f'(from {url}) ' if url else ''}in {cache}/, "
+                                   "or pass weights=None (random) or weights=PATH (a local file).") from None
 
 # %% ../nbs/02_models.ipynb #5ead13ce
 def _transfer(app):
+    "The builder of the transfer model of backbone `app`."
     def build(num_classes, input_shape, image_size, weights, dense_dropout, l2):
-        if weights not in ('imagenet', 'none', None): raise ValueError(f"{app}: weights must be 'imagenet' or None, got {weights!r}.")
+        if not (weights in ('imagenet', 'none', None) or isinstance(weights, str)):
+            raise ValueError(f"{app}: weights must be 'imagenet', None or the path of a weights file, got {weights!r}.")
+        if image_size < (least := MIN_IMAGE_SIZE.get(app, 32)): raise ValueError(f"{app} needs image_size >= {least}, got {image_size}: pass a larger image_size.")
         inp = keras.Input(input_shape, name='image')
         x = L.Resizing(image_size, image_size, name='upsize')(inp) if image_size != input_shape[0] else inp
-        if app != 'efficientnetb0': x = CaffePreprocess(name='preprocess')(x)  # EfficientNet rescales inside itself
-        base, got = _backbone(app, (image_size, image_size, 3), None if weights == 'none' else weights)
+        mode = _APPS[app][1]                                                  # EfficientNet rescales inside itself
+        if mode: x = CaffePreprocess(name='preprocess')(x) if mode == 'caffe' else L.Rescaling(1 / 127.5, -1.0, name='preprocess')(x)
+        base, got = _backbone(app, (image_size, image_size, 3), weights)
         base.name = 'backbone'
         base.trainable = False
         x = base(x, training=False)
@@ -363,7 +375,9 @@ def _transfer(app):
 
 for _k, _d in (('resnet50', "ResNet50 (ImageNet) backbone, upsized input, GAP + dropout + linear head: seed 002"),
                ('vgg16', "VGG16 (ImageNet) backbone, upsized input, GAP + dropout + linear head: seed 004's fine-tuned VGG16"),
-               ('efficientnetb0', "EfficientNetB0 (ImageNet) backbone, upsized input, GAP + dropout + linear head")):
+               ('inceptionv3', "InceptionV3 (ImageNet) backbone, upsized input (at least 75 px), GAP + dropout + linear head"),
+               ('efficientnetb0', "EfficientNetB0 (ImageNet) backbone, upsized input, GAP + dropout + linear head"),
+               ('mobilenetv2', "MobileNetV2 (ImageNet) backbone, upsized input, GAP + dropout + linear head")):
     register_model(_k, _d, 'keras.applications; transfer learning as in seeds 002/004', image_size=96,
                    weights='imagenet', dense_dropout=0.2, l2=0.0)(_transfer(_k))
 

@@ -12,7 +12,7 @@ import numpy as np
 import keras
 from .data import load_cifar, train_val_split, make_dataset, CifarData, AUGMENT_POLICIES, array_sha256
 from .core import atomic_write, read_json, config_from_dict, check_types, environment, cpu_has_bf16, softmax, batch_logits
-from .models import build_model, model_summary, init_whitening, validate_hparams, MODELS, load_trained
+from .models import build_model, model_summary, init_whitening, validate_hparams, MODELS, load_trained, unfreeze, MIN_IMAGE_SIZE
 
 # %% auto #0
 __all__ = ['PRESETS', 'OPTIMIZERS', 'SCHEDULES', 'PRECISIONS', 'JIT_COMPILE', 'RUN_FIELDS', 'TrainConfig', 'recipe_diff',
@@ -22,8 +22,8 @@ __all__ = ['PRESETS', 'OPTIMIZERS', 'SCHEDULES', 'PRECISIONS', 'JIT_COMPILE', 'R
            'current_lr', 'EpochLog', 'atomic_save_model', 'BestCheckpoint', 'Lookahead', 'EpochVariable',
            'AlternatingFlip', 'WhiteningBias', 'RunBackup', 'auto_precision', 'precision_policy', 'TrainingInterrupted',
            'unfinished_run', 'read_history', 'plot_history', 'training_data', 'build_for_training', 'training_loss',
-           'use_xla', 'compile_for_training', 'make_callbacks', 'train', 'lr_find', 'plot_lr_find', 'cv_table',
-           'cross_validate']
+           'use_xla', 'compile_for_training', 'make_callbacks', 'fine_tune_config', 'train', 'lr_find', 'plot_lr_find',
+           'cv_table', 'cross_validate']
 
 # %% ../nbs/03_train.ipynb #58491632
 class _JSONConfig:
@@ -119,6 +119,9 @@ class TrainConfig(_JSONConfig):
     lookahead: bool = False           # airbench's lookahead: every 5 steps, pull the weights to their running average
     alt_flip: bool = False            # airbench's alternating flip (each image mirrored every other epoch) instead of a random flip
     whiten_bias_epochs: int = 0       # train the frozen whitening stem's bias for this many epochs, then freeze it (airbench: 3)
+    finetune_epochs: int = 0          # transfer models: after `epochs` with the backbone frozen (the head alone), fine-tune this many more epochs
+    unfreeze_layers: int|None = None  # with `finetune_epochs`: the backbone's top layers made trainable (None: all; BatchNorm stays frozen, in inference mode)
+    finetune_lr_scale: float = 0.1    # with `finetune_epochs`: the fine-tuning phase's peak learning rate, as a fraction of `lr`
     init_from: str|None = None        # start from a trained model's weights (fine-tuning): 'pretrained', a run directory or a `.keras` file of the same net
     teachers: list = field(default_factory=list)  # knowledge distillation: models ('pretrained', run directories, `.keras` files) whose flip-TTA probabilities join the targets
     distill: float = 0.7              # with `teachers`: their share of each training target (the rest is the label, smoothed by `label_smoothing`)
@@ -211,6 +214,16 @@ def _check_sources(c):
     if not isinstance(c.teachers, (list, tuple)) or not all(isinstance(t, str) and t for t in c.teachers):
         _bad(c, 'teachers', "must be a list of models: 'pretrained', run directories or .keras files")
     if not 0 < c.distill <= 1: _bad(c, 'distill', "must be in (0, 1]")
+
+# %% ../nbs/03_train.ipynb #55a34911
+@_config_check
+def _check_finetune(c):
+    "`finetune_epochs`, `unfreeze_layers` and `finetune_lr_scale`: the fine-tuning phase of a transfer model."
+    if not isinstance(c.finetune_epochs, int) or c.finetune_epochs < 0: _bad(c, 'finetune_epochs', "must be an integer >= 0")
+    if c.finetune_epochs and 'weights' not in MODELS[c.model].defaults:
+        _bad(c, 'finetune_epochs', f"fine-tunes a transfer model's backbone, and {c.model!r} has none: use one of {[k for k, e in MODELS.items() if 'weights' in e.defaults]}")
+    if c.unfreeze_layers is not None and (not isinstance(c.unfreeze_layers, int) or c.unfreeze_layers < 1): _bad(c, 'unfreeze_layers', "must be None (all) or an integer >= 1")
+    if not 0 < c.finetune_lr_scale <= 1: _bad(c, 'finetune_lr_scale', "must be in (0, 1]")
 
 # %% ../nbs/03_train.ipynb #89caa483
 RUN_FIELDS = ('name', 'out_dir', 'seed')   # fields that name, place or seed a run without changing its recipe
@@ -939,17 +952,39 @@ def make_callbacks(config:TrainConfig, # uses epochs, lookahead, schedule, patie
                    d:dict, # what `training_data` returned (its `feeds`)
                    run_dir=None, # with a run directory, also its log, best checkpoint, history and backups
                    quiet:bool=True, # no line per epoch
+                   backup_dir=None, # where the backups go (default `<run_dir>/backup`)
+                   epochs:int|None=None, # the run's epochs, for the lines printed (default `config.epochs`)
                   ) -> list:
     "Recipe step 4: the recipe's callbacks in the order they must run; with `run_dir`, the run directory's too."
     la = Lookahead(config.epochs * d['steps_per_epoch']) if config.lookahead else None
     cbs = list(d['feeds']) + ([la] if la else [])
     if run_dir is not None:
-        cbs += [EpochLog(config.epochs, quiet), BestCheckpoint(run_dir), keras.callbacks.CSVLogger(str(Path(run_dir)/'history.csv'), append=True),
-                RunBackup(Path(run_dir)/'backup', [la] if la else [], quiet=quiet)]
+        cbs += [EpochLog(epochs or config.epochs, quiet), BestCheckpoint(run_dir), keras.callbacks.CSVLogger(str(Path(run_dir)/'history.csv'), append=True),
+                RunBackup(backup_dir or Path(run_dir)/'backup', [la] if la else [], quiet=quiet)]
     if config.schedule == 'plateau': cbs.append(keras.callbacks.ReduceLROnPlateau('val_loss', factor=0.5, patience=2, verbose=0))
     if config.patience: cbs.append(keras.callbacks.EarlyStopping('val_accuracy', patience=config.patience))
     if config.whiten_bias_epochs: cbs.append(WhiteningBias(config.whiten_bias_epochs))   # after RunBackup and Lookahead
     return cbs
+
+# %% ../nbs/03_train.ipynb #ec1df60d
+def fine_tune_config(config:TrainConfig, # with `finetune_epochs`
+                    ) -> TrainConfig:
+    "The config of the fine-tuning phase: its epochs, and the learning rate scaled down (its schedule runs over the phase)."
+    return config.replace(epochs=config.finetune_epochs, lr=config.lr * config.finetune_lr_scale, finetune_epochs=0)
+
+# %% ../nbs/03_train.ipynb #cf9a6985
+def _fit_phases(model, config, d, run_dir, strategy, verbose, quiet, callbacks):
+    "`fit` the run: one phase, or with `finetune_epochs` the head alone and then the fine-tuning, each resumable from its own backups."
+    total, tuned = config.epochs + config.finetune_epochs, Path(run_dir)/'backup'/'finetune'
+    def fit(cfg, backup_dir, start):
+        cbs = make_callbacks(cfg, d, run_dir, quiet, backup_dir=backup_dir, epochs=total) + list(callbacks or [])
+        model.fit(d['train'], validation_data=d['val'], initial_epoch=start, epochs=start + cfg.epochs, callbacks=cbs, verbose=verbose, shuffle=False)
+    if not _backups(tuned): fit(config, Path(run_dir)/'backup', 0)     # phase 1 (a finished one restores its last state and runs no epoch)
+    if not config.finetune_epochs: return
+    with strategy.scope():
+        unfreeze(model, config.unfreeze_layers)
+        compile_for_training(model, fine_tune_config(config), d)
+    fit(fine_tune_config(config), tuned, config.epochs)
 
 # %% ../nbs/03_train.ipynb #24daf9c0
 def _fit(config, data, run_dir, resuming, verbose, quiet, callbacks, chief:bool=True) -> tuple:
@@ -960,10 +995,9 @@ def _fit(config, data, run_dir, resuming, verbose, quiet, callbacks, chief:bool=
     with precision_policy(config) as policy:
         with strategy.scope(): model = compile_for_training(build_for_training(config, d), config, d)
         _repair_history(run_dir/'history.csv')
-        cbs = make_callbacks(config, d, run_dir, quiet)
         if not quiet: print(f"{'resuming' if resuming else 'training'} {config.model} in {run_dir} ({policy}): "
                             f"{len(d['x_train'])} train / {len(d['x_val'])} val / {len(d['x_test'])} test images", flush=True)
-        model.fit(d['train'], validation_data=d['val'], epochs=config.epochs, callbacks=cbs + list(callbacks or []), verbose=verbose, shuffle=False)
+        _fit_phases(model, config, d, run_dir, strategy, verbose, quiet, callbacks)
         if not chief: return d, policy, None, None, model             # the chief writes and evaluates
         atomic_save_model(model, run_dir/'last.keras')
         if config.select == 'last':
@@ -1045,10 +1079,10 @@ def train(config:TrainConfig, # what to train, on what, how
         return run_dir
     try: return _train(config, data, run_dir, resuming, verbose, quiet, callbacks)
     except BaseException as e:
-        done = max((n for n, _ in RunBackup(run_dir/'backup').backups()), default=0) if run_dir.is_dir() else 0
+        done = max((n for n, _ in _backups(run_dir/'backup') + _backups(run_dir/'backup'/'finetune')), default=0) if run_dir.is_dir() else 0
         if not resuming and not done and not (run_dir/'metrics.json').exists(): shutil.rmtree(run_dir, ignore_errors=True)   # nothing worth keeping
         if isinstance(e, KeyboardInterrupt) and not isinstance(e, TrainingInterrupted):
-            raise TrainingInterrupted(run_dir, done, config.epochs) from None
+            raise TrainingInterrupted(run_dir, done, config.epochs + config.finetune_epochs) from None
         _explain_failure(e, config, done, role)
 
 # %% ../nbs/03_train.ipynb #2eb7336a
