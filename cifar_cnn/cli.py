@@ -132,7 +132,7 @@ _SUBCOMMANDS['models'] = (_add_models, _cmd_models)
 _TRAIN_FLAGS = dict(name=str, model=str, data=str, dataset=str, label_mode=str, subset=int, test_subset=int, epochs=int, batch_size=int,
                     optimizer=str, lr=float, muon_lr=float, weight_decay=float, schedule=str, warmup=float, label_smoothing=float,
                     augment=str, mixed_precision=str, jit_compile=str, val_frac=float, patience=int, whiten_bias_epochs=int, seed=int, out_dir=str,
-                    init_from=str, distill=float, finetune_epochs=int, unfreeze_layers=int, finetune_lr_scale=float)
+                    init_from=str, distill=float, finetune_epochs=int, unfreeze_layers=int, finetune_lr_scale=float, class_weight=str)
 _TRAIN_HELP = {'data': "file/folder of data, or 'sample' for the data shipped with the package",
                'subset': 'train on a stratified subset of this many training images', 'augment': "augmentation policy, or 'none'"}
 

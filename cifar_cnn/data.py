@@ -19,8 +19,8 @@ __all__ = ['CIFAR10_CLASSES', 'CIFAR100_FINE_CLASSES', 'CIFAR100_COARSE_CLASSES'
            'validate_arrays', 'array_sha256', 'known_copy', 'CifarData', 'load_sample', 'load_npz', 'write_batches',
            'load_batches', 'cifar100_fixture', 'load_tarball', 'ImageError', 'image_size', 'decode_image', 'read_image',
            'write_image_folder', 'load_image_folder', 'keras_datasets_dir', 'download_cifar', 'find_data', 'load_cifar',
-           'train_val_split', 'channel_stats', 'augment_layers', 'needs_one_hot', 'make_dataset', 'plot_samples',
-           'plot_class_balance', 'plot_augmentations']
+           'train_val_split', 'class_balance', 'balanced_weights', 'channel_stats', 'augment_layers', 'needs_one_hot',
+           'make_dataset', 'plot_samples', 'plot_class_balance', 'plot_augmentations']
 
 # %% ../nbs/01_data.ipynb #31594d44
 CIFAR10_CLASSES = ['airplane', 'automobile', 'bird', 'cat', 'deer', 'dog', 'frog', 'horse', 'ship', 'truck']
@@ -832,6 +832,22 @@ def train_val_split(x, # images
                          "every class needs at least 2 examples and one in each part. Use more data or another val_frac.")
     xtr, xval, ytr, yval = train_test_split(x, y, test_size=n_val, stratify=y, random_state=seed)
     return xtr, ytr, xval, yval
+
+# %% ../nbs/01_data.ipynb #3ec87d4e
+def class_balance(y, # integer labels
+                  classes:list, # class names
+                 ) -> dict:
+    "Images per class, and the largest class's count over the smallest's (`ratio`; 1.0 when balanced)."
+    counts = np.bincount(np.asarray(y), minlength=len(classes))
+    if (counts == 0).any(): raise CifarDataError(f"Classes without images: {[c for c, n in zip(classes, counts) if not n][:5]}: add images or remove the class.")
+    return dict(counts={c: int(n) for c, n in zip(classes, counts)}, ratio=round(float(counts.max() / counts.min()), 3))
+
+def balanced_weights(y, # integer labels
+                     num_classes:int, # classes
+                    ) -> dict:
+    "`{class index: weight}` with weight `n / (num_classes × count)`: every class then weighs the same in the loss."
+    counts = np.bincount(np.asarray(y), minlength=num_classes)
+    return {i: float(len(y) / (num_classes * c)) if c else 0.0 for i, c in enumerate(counts)}
 
 # %% ../nbs/01_data.ipynb #30cd3557
 def channel_stats(x, # uint8 images (N, H, W, 3)

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field, asdict
 from pathlib import Path
 import numpy as np
 import keras
-from .data import load_cifar, train_val_split, make_dataset, CifarData, AUGMENT_POLICIES, array_sha256
+from .data import load_cifar, train_val_split, make_dataset, CifarData, AUGMENT_POLICIES, array_sha256, class_balance, balanced_weights
 from .core import atomic_write, read_json, config_from_dict, check_types, environment, cpu_has_bf16, softmax, batch_logits
 from .models import build_model, model_summary, init_whitening, validate_hparams, MODELS, load_trained, unfreeze, MIN_IMAGE_SIZE
 
@@ -108,6 +108,7 @@ class TrainConfig(_JSONConfig):
     warmup: float = 0.2               # fraction of the steps spent warming up (onecycle, warmup_linear, cosine)
     warmup_start: float = 0.0         # warmup_linear: learning rate at step 0, as a fraction of `lr`
     restart_epochs: int = 5           # cosine_restarts: epochs of the first cycle (cycles double)
+    class_weight: str|None = None     # 'balanced': weight each class's loss by n / (classes × its count), for imbalanced data; None: equal
     label_smoothing: float = 0.0      # cross-entropy label smoothing
     augment: str|None = 'standard'    # a policy of `AUGMENT_POLICIES`, or None
     mixed_precision: str = 'off'      # 'off', 'auto' (float16 on GPUs with tensor cores, bfloat16 on CPUs that compute it natively, else off), 'mixed_float16', 'mixed_bfloat16'
@@ -192,6 +193,7 @@ def _check_optimizer(c):
 def _check_recipe(c):
     "Model selection, label smoothing, the validation split, `hparams`, and the fields that need a whitening stem or a flip."
     if c.select not in ('best', 'last'): _bad(c, 'select', "must be 'best' or 'last'")
+    if c.class_weight not in (None, 'balanced'): _bad(c, 'class_weight', "must be None or 'balanced'")
     if not 0 <= c.label_smoothing < 1: _bad(c, 'label_smoothing', "must be in [0, 1)")
     if not 0 < c.val_frac < 1: _bad(c, 'val_frac', "must be in (0, 1)")
     if not isinstance(c.hparams, dict): _bad(c, 'hparams', "must be a dict")
@@ -441,7 +443,8 @@ def prepare_data(config:TrainConfig, # uses dataset, data, label_mode, subset, t
     val_ds = make_dataset(xval, yval, max(config.batch_size, 256), num_classes=n, one_hot=one_hot)
     return dict(data=data, train=train_ds, val=val_ds, x_train=xtr, y_train=ytr, x_val=xval, y_val=yval, targets=targets,
                 x_test=data.x_test, y_test=data.y_test, num_classes=n, one_hot=one_hot,
-                steps_per_epoch=len(xtr) // config.batch_size)
+                steps_per_epoch=len(xtr) // config.batch_size, balance=class_balance(ytr, data.classes),
+                class_weight=balanced_weights(ytr, n) if config.class_weight == 'balanced' else None)
 
 # %% ../nbs/03_train.ipynb #dbba22d7
 def cluster_spec(tf_config:str, # a TF_CONFIG value: {"cluster": {"worker": ["host:port", ...]}, "task": {"type": "worker", "index": i}}
@@ -978,7 +981,8 @@ def _fit_phases(model, config, d, run_dir, strategy, verbose, quiet, callbacks):
     total, tuned = config.epochs + config.finetune_epochs, Path(run_dir)/'backup'/'finetune'
     def fit(cfg, backup_dir, start):
         cbs = make_callbacks(cfg, d, run_dir, quiet, backup_dir=backup_dir, epochs=total) + list(callbacks or [])
-        model.fit(d['train'], validation_data=d['val'], initial_epoch=start, epochs=start + cfg.epochs, callbacks=cbs, verbose=verbose, shuffle=False)
+        model.fit(d['train'], validation_data=d['val'], initial_epoch=start, epochs=start + cfg.epochs, callbacks=cbs, verbose=verbose, shuffle=False,
+                  class_weight=d['class_weight'])
     if not _backups(tuned): fit(config, Path(run_dir)/'backup', 0)     # phase 1 (a finished one restores its last state and runs no epoch)
     if not config.finetune_epochs: return
     with strategy.scope():
@@ -997,6 +1001,8 @@ def _fit(config, data, run_dir, resuming, verbose, quiet, callbacks, chief:bool=
         _repair_history(run_dir/'history.csv')
         if not quiet: print(f"{'resuming' if resuming else 'training'} {config.model} in {run_dir} ({policy}): "
                             f"{len(d['x_train'])} train / {len(d['x_val'])} val / {len(d['x_test'])} test images", flush=True)
+        if not quiet and d['balance']['ratio'] > 1.5: print(f"the classes are imbalanced (the largest has {d['balance']['ratio']:g}x the images of the smallest)"
+                                                           + ("; class_weight='balanced' weights the loss" if config.class_weight else ": class_weight='balanced' would weight the loss to match"), flush=True)
         _fit_phases(model, config, d, run_dir, strategy, verbose, quiet, callbacks)
         if not chief: return d, policy, None, None, model             # the chief writes and evaluates
         atomic_save_model(model, run_dir/'last.keras')
@@ -1020,7 +1026,7 @@ def _train(config, data, run_dir, resuming, verbose, quiet, callbacks):
     metrics = dict(test_accuracy=float(test_acc), test_loss=float(test_loss), best_epoch=bj['epoch'] + 1,
                    best_val_accuracy=bj['val_accuracy'], epochs=int(len(h)), train_seconds=round(secs, 1),
                    images_per_sec=round(d['steps_per_epoch'] * config.batch_size / float(steady.mean()), 1),
-                   n_train=len(d['x_train']), n_val=len(d['x_val']), n_test=len(d['x_test']),
+                   n_train=len(d['x_train']), n_val=len(d['x_val']), n_test=len(d['x_test']), class_balance=d['balance'],
                    data_source=d['data'].source, data_kind=d['data'].kind, precision=policy,
                    **{k: v for k, v in model_summary(best).items() if k in ('params', 'flops')}, environment=environment())
     fig = plot_history(h, title=f"{config.name}: {config.model}, test accuracy {test_acc:.4f}")
