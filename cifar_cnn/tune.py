@@ -136,7 +136,7 @@ class CifarHyperModel(kt.HyperModel):
         d, self._trial, t0 = d if key == _key(hp) else _trial_data(cfg, self.data, self.cache_dir), (None, None), time.time()
         with precision_policy(cfg):
             h = model.fit(d['train'], validation_data=d['val'], epochs=cfg.epochs, callbacks=make_callbacks(cfg, d) + list(callbacks or []),
-                          verbose=0, shuffle=False)
+                          verbose=0, shuffle=False, class_weight=d['class_weight'])
         if not all(np.isfinite(h.history['loss'])): raise kt.errors.FailedTrialError(f"NaN/inf loss with {hp.values}")
         secs = self.times[_key(hp)] = time.time() - t0
         h.history['seconds'] = [secs] * len(h.history['loss'])
@@ -243,6 +243,9 @@ def tune(space='seed_cnn', # a space dict or a name in `SPACES`
         ):
     "Run (or resume) a keras-tuner search; returns the tuner (see `results`, `best_config`)."
     space, base = _check_args(space, tuner, max_trials, seed, epochs), (base or TrainConfig()).validate()
+    if base.finetune_epochs or 'finetune_epochs' in space:
+        raise ValueError("A search's trials fit one phase: search with finetune_epochs=0, then fine-tune the best config with train "
+                         "(cifar-cnn train --config BEST.json --finetune-epochs N).")
     if data is None: data = load_cifar(base.dataset, path=base.data, label_mode=base.label_mode, verify=base.verify)
     proj = _open_search(Path(directory)/project_name, overwrite)
     hm = CifarHyperModel(space, base, data, cache_dir=proj)
