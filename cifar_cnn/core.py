@@ -10,7 +10,7 @@ import numpy as np
 
 # %% auto #0
 __all__ = ['atomic_write', 'read_json', 'check_types', 'config_from_dict', 'cpu_flags', 'cpu_has_bf16', 'environment',
-           'matmul_peak', 'softmax', 'batch_logits']
+           'matmul_peak', 'softmax', 'eval_batch', 'batch_logits']
 
 # %% ../nbs/00_core.ipynb #05b1afcc
 def atomic_write(path, # destination file
@@ -114,11 +114,18 @@ def softmax(z, # logits (N, classes)
     return e / e.sum(1, keepdims=True)
 
 # %% ../nbs/00_core.ipynb #ca5f5b33
+def eval_batch(shape, # an image's (height, width, ...)
+               per32:int=500, # images per batch at 32×32
+              ) -> int:
+    "Images per inference batch for images of `shape`: `per32` at 32×32, fewer for larger ones (the same pixels per batch, so the memory stays bounded)."
+    return max(1, per32 * 32 * 32 // (int(shape[0]) * int(shape[1])))
+
 def batch_logits(model, # a Keras model mapping raw pixels to logits
                  x, # images (N, H, W, 3)
-                 batch_size:int=500, # images per forward pass
+                 batch_size:int|None=None, # images per forward pass (default `eval_batch`: 500 at 32×32, 10 at 224×224)
                 ) -> np.ndarray:
     "`model`'s logits for `x`, computed `batch_size` images at a time, as float64 (N, classes)."
     import keras
+    batch_size = batch_size or eval_batch(np.shape(x)[1:3])
     return np.concatenate([np.asarray(keras.ops.convert_to_numpy(model(np.asarray(x[i:i + batch_size], np.float32), training=False)), np.float64)
                            for i in range(0, len(x), batch_size)])

@@ -5,22 +5,26 @@
 # %% ../nbs/01_data.ipynb #a68a1796
 from __future__ import annotations
 import hashlib, io, json, os, pickle, re, shutil, struct, tarfile, tempfile, urllib.error, urllib.request
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 import numpy as np
 try: from numpy._core import multiarray as _multiarray, numeric as _numeric   # numpy 2
 except ImportError: from numpy.core import multiarray as _multiarray, numeric as _numeric
 import cifar_cnn
+from fastcore.basics import patch
+from .core import atomic_write, read_json
 
 # %% auto #0
 __all__ = ['CIFAR10_CLASSES', 'CIFAR100_FINE_CLASSES', 'CIFAR100_COARSE_CLASSES', 'CIFAR100_SUPERCLASSES', 'DATASETS',
-           'KNOWN_COPIES', 'MAX_PIXELS', 'IMAGE_EXTS', 'DATA_ENV', 'AUGMENT_POLICIES', 'coarse_labels',
+           'KNOWN_COPIES', 'MAX_PIXELS', 'IMAGE_EXTS', 'DATA_ENV', 'AUGMENT_POLICIES', 'FOLDER_SPLITS', 'coarse_labels',
            'DataNotFoundError', 'ChecksumError', 'CifarDataError', 'CifarSpec', 'get_spec', 'class_names',
            'validate_arrays', 'array_sha256', 'known_copy', 'CifarData', 'load_sample', 'load_npz', 'write_batches',
            'load_batches', 'cifar100_fixture', 'load_tarball', 'ImageError', 'image_size', 'decode_image', 'read_image',
            'write_image_folder', 'load_image_folder', 'keras_datasets_dir', 'download_cifar', 'find_data', 'load_cifar',
-           'train_val_split', 'class_balance', 'balanced_weights', 'channel_stats', 'augment_layers', 'needs_one_hot',
-           'make_dataset', 'plot_samples', 'plot_class_balance', 'plot_augmentations']
+           'train_val_split', 'class_balance', 'balanced_weights', 'channel_stats', 'RandomAffine', 'augment_layers',
+           'needs_one_hot', 'is_files', 'make_dataset', 'write_photo_folder', 'load_images', 'scan_folder',
+           'split_folder', 'FolderData', 'load_folder', 'plot_samples', 'plot_class_balance', 'plot_augmentations']
 
 # %% ../nbs/01_data.ipynb #31594d44
 CIFAR10_CLASSES = ['airplane', 'automobile', 'bird', 'cat', 'deer', 'dog', 'frog', 'horse', 'ship', 'truck']
@@ -875,8 +879,52 @@ AUGMENT_POLICIES = {
     'airbench96': 'horizontal flip + translate up to 4 px with reflect padding + cutout of about 12x12 px (airbench96)',
     'mixup': 'standard + MixUp (alpha 0.2); labels become one-hot',
     'cutmix': 'standard + CutMix; labels become one-hot',
-    'seeds': "flip + rotation ±15° + shift ±10% + zoom ±10% + shear ±0.1: the seed projects' ImageDataGenerator set",
+    'seeds': "flip + rotation ±15°, shift ±10%, zoom ±10% and shear ±0.1 as one affine transform (nearest fill): the seed projects' ImageDataGenerator set",
 }
+
+# %% ../nbs/01_data.ipynb #5f0eb37c
+import functools, math
+
+@functools.cache
+def _random_affine_class():
+    "The `RandomAffine` layer class, made on first use so that importing this module does not import Keras."
+    import keras
+    @keras.saving.register_keras_serializable('cifar_cnn')
+    class RandomAffine(keras.layers.Layer):
+        "Random rotation, shift, zoom and shear, drawn per image and applied as one affine transform (one resampling, as Keras' old `ImageDataGenerator` did)."
+        def __init__(self, rotation:float=15, # degrees: each image turns by up to ± this
+                     shift:float=0.1, # fraction of the size: each image moves by up to ± this, across and down
+                     zoom:float=0.1, # each axis is scaled by a factor in 1 ± this
+                     shear:float=0.1, # shear intensity in ± this, along each axis
+                     fill_mode:str='nearest', # how the pixels brought in from outside are filled (`keras.ops.image.affine_transform`'s modes)
+                     seed:int|None=None, **kw):
+            super().__init__(**kw)
+            self.rotation, self.shift, self.zoom, self.shear, self.fill_mode, self.seed = rotation, shift, zoom, shear, fill_mode, seed
+            self.generator = keras.random.SeedGenerator(seed)
+        def transforms(self, n, h, w):
+            "`(n, 8)` output-to-input transforms about the image centre: rotation · shear · zoom, then the shift."
+            O, u = keras.ops, lambda lim: keras.random.uniform((n,), -lim, lim, seed=self.generator)
+            t, (sx, sy), (zx, zy) = u(self.rotation * math.pi / 180), (u(self.shear), u(self.shear)), (1 + u(self.zoom), 1 + u(self.zoom))
+            c, s = O.cos(t), O.sin(t)
+            m00, m01, m10, m11 = (c + -s * sy) * zx, (c * sx - s) * zy, (s + c * sy) * zx, (s * sx + c) * zy     # R @ [[1, sx], [sy, 1]] @ diag(zx, zy)
+            h, w = O.cast(h, 'float32'), O.cast(w, 'float32'); cx, cy = (w - 1) / 2, (h - 1) / 2
+            b0 = cx - m00 * cx - m01 * cy + u(self.shift) * w
+            b1 = cy - m10 * cx - m11 * cy + u(self.shift) * h
+            z = O.zeros_like(t)
+            return O.stack([m00, m01, b0, m10, m11, b1, z, z], axis=1)
+        def call(self, data, training=True):
+            x = data['images'] if isinstance(data, dict) else data
+            if not training: return data
+            sh = keras.ops.shape(x)
+            out = keras.ops.image.affine_transform(x, self.transforms(sh[0], sh[1], sh[2]), interpolation='bilinear', fill_mode=self.fill_mode)
+            return {**data, 'images': out} if isinstance(data, dict) else out
+        def compute_output_shape(self, s): return s
+        def get_config(self): return {**super().get_config(), **dict(rotation=self.rotation, shift=self.shift, zoom=self.zoom, shear=self.shear, fill_mode=self.fill_mode, seed=self.seed)}
+    return RandomAffine
+
+def RandomAffine(rotation:float=15, shift:float=0.1, zoom:float=0.1, shear:float=0.1, fill_mode:str='nearest', seed:int|None=None, **kw):
+    "A Keras layer: random rotation (± degrees), shift (± fraction), zoom (1 ± factor) and shear (± intensity) per image, as one affine transform."
+    return _random_affine_class()(rotation, shift, zoom, shear, fill_mode, seed, **kw)
 
 # %% ../nbs/01_data.ipynb #89fc4151
 def _policy_layers(policy:str, # a name from `AUGMENT_POLICIES`
@@ -892,9 +940,7 @@ def _policy_layers(policy:str, # a name from `AUGMENT_POLICIES`
     layers = dict(none=[], flip=[flip()], basic=[flip(), shift(2)], airbench=[flip(), shift(2, 'reflect')],
                   airbench_cutout=[flip(), shift(2, 'reflect'), cutout()], airbench96=[flip(), shift(4, 'reflect'), cutout()])
     std = lambda: [flip(), shift(4)]
-    seeds = lambda: [flip(), L.RandomRotation(15 / 360, fill_mode='nearest', seed=s(2), name='rotate'),
-                     L.RandomTranslation(0.1, 0.1, fill_mode='nearest', seed=s(1), name='shift'),
-                     L.RandomZoom(0.1, fill_mode='nearest', seed=s(3), name='zoom'), L.RandomShear(0.1, 0.1, fill_mode='nearest', seed=s(9), name='shear')]
+    seeds = lambda: [flip(), RandomAffine(15, 0.1, 0.1, 0.1, 'nearest', seed=s(2), name='affine')]     # rotation, shift, zoom, shear: one transform
     layers.update(seeds=seeds(), standard=std(), mixup=std() + [L.MixUp(alpha=0.2, seed=s(7), name='mixup')],
                   cutmix=std() + [L.CutMix(seed=s(8), name='cutmix')],
                   strong=std() + [L.RandomRotation(15 / 360, fill_mode='constant', seed=s(2), name='rotate'),
@@ -979,6 +1025,7 @@ def _prep(layers:list, # augmentation layers (without the flip under `flip_phase
           num_classes:int, one_hot:bool, # one-hot labels of `num_classes`
           soft:bool, # the labels are soft targets already
           seed, epoch, flip_phase, # as in `make_dataset`
+          size:int|None=None, # the batches hold file paths: decode them at `size` × `size` first
          ):
     "The function `make_dataset` maps over `(batch index, (images, labels))`."
     import tensorflow as tf, keras
@@ -988,6 +1035,7 @@ def _prep(layers:list, # augmentation layers (without the flip under `flip_phase
         xb, yb = batch
         for k, g in enumerate(gens):   # each batch's draws from (seed, epoch, batch), not from what the process drew before
             g.assign(tf.cast(tf.stack([tf.cast(seed or 0, tf.int64) * 7919 + k, tf.cast(epoch, tf.int64) * 1_000_003 + i]) % 2**31, g.dtype))
+        if size is not None: xb = tf.ensure_shape(tf.numpy_function(lambda p: load_images(p, size), [xb], tf.uint8, stateful=False), [None, size, size, 3])
         xb = tf.cast(xb, tf.float32)
         if flip_phase is not None: xb = tf.cond(tf.equal(flip_phase, 1), lambda: tf.reverse(xb, [2]), lambda: xb)
         yb = tf.one_hot(yb, num_classes) if one_hot and not soft else yb
@@ -997,8 +1045,22 @@ def _prep(layers:list, # augmentation layers (without the flip under `flip_phase
         return xb, yb
     return prep
 
+# %% ../nbs/01_data.ipynb #e984320e
+def is_files(x) -> bool:
+    "Whether `x` is a 1-D array (or list) of file paths rather than images."
+    a = np.asarray(x) if not isinstance(x, np.ndarray) else x
+    return a.ndim == 1 and a.dtype.kind in 'USO' and (a.dtype.kind != 'O' or all(isinstance(v, (str, Path)) for v in a[:8]))
+
+# %% ../nbs/01_data.ipynb #7bb02910
+def _check_files(x, y, num_classes:int, image_size, flip_phase) -> tuple:
+    "File paths and their labels for `make_dataset`: the paths as strings, the labels checked."
+    if image_size is None: raise ValueError("make_dataset got file paths: pass image_size, the size to decode the images at.")
+    if flip_phase is not None: raise ValueError("flip_phase (alternating flip) mirrors images held in memory; with files streamed from disk use the policy's random flip.")
+    x = np.array([str(f) for f in x])
+    return x, _check_labels(np.asarray(y), len(x), num_classes, 'y')
+
 # %% ../nbs/01_data.ipynb #f4afe0c9
-def make_dataset(x, # uint8 images (N, 32, 32, 3)
+def make_dataset(x, # uint8 images (N, H, W, 3), or image file paths (N,) streamed from disk
                  y, # integer labels (N,)
                  batch_size:int=128, # examples per batch
                  shuffle:bool=False, # reshuffle every epoch (use for training)
@@ -1011,11 +1073,13 @@ def make_dataset(x, # uint8 images (N, 32, 32, 3)
                  flip_phase=None, # a `tf.Variable` (int) for airbench's alternating flip instead of the policy's random flip; set it to `epoch % 2`
                  targets=None, # soft targets (N, classes), rows summing to 1, used instead of the labels (knowledge distillation)
                  epoch=None, # a `tf.Variable` (int) the training loop sets to the epoch: each pass's order and augmentation are then functions of (seed, epoch) alone, so a resumed run repeats an uninterrupted one
+                 image_size:int|None=None, # with file paths: decode and resize each image to this size (square), a batch at a time
                 ):
     "A batched, optionally shuffled and augmented, prefetched `tf.data.Dataset` of `(images, labels)`."
     import tensorflow as tf
     num_classes = num_classes or int(np.max(y)) + 1
-    x, y = validate_arrays(x, y, num_classes, 'make_dataset', size=None)
+    if is_files(x): x, y = _check_files(x, y, num_classes, image_size, flip_phase)
+    else: x, y = validate_arrays(x, y, num_classes, 'make_dataset', size=None)
     targets = _check_targets(targets, len(x), num_classes)
     if batch_size < 1: raise ValueError(f"batch_size must be at least 1, got {batch_size}.")
     if drop_remainder and batch_size > len(x): raise ValueError(f"batch_size {batch_size} is larger than the {len(x)} examples and drop_remainder=True would yield nothing.")
@@ -1023,10 +1087,209 @@ def make_dataset(x, # uint8 images (N, 32, 32, 3)
     if flip_phase is not None: layers, x = _alternate_flip(layers, augment, x, seed)
     one_hot = one_hot or needs_one_hot(layers) or targets is not None
     ds = _batched((x, y.astype(np.int32) if targets is None else targets), batch_size, shuffle, drop_remainder, seed, epoch)
-    prep = _prep(layers, num_classes, one_hot, targets is not None, seed, epoch, flip_phase)
+    prep = _prep(layers, num_classes, one_hot, targets is not None, seed, epoch, flip_phase, image_size if is_files(x) else None)
     ds = ds.enumerate().map(prep, num_parallel_calls=1, deterministic=True).prefetch(prefetch)
     opts = tf.data.Options(); opts.autotune.enabled = False
     return ds.with_options(opts)
+
+# %% ../nbs/01_data.ipynb #d98f47e4
+def write_photo_folder(data:CifarData, # images to write (the sample's, say)
+                       root, # destination: `root/<class>/<i>.png|.jpg`
+                       sizes:tuple=(64, 256), # each image is upsampled to a random square size in this range
+                       seed:int=0, # chooses the sizes
+                       modes:bool=True, # also write grayscale, RGBA and 16-bit PNGs (every 10th image each) besides RGB PNG/JPEG
+                      ) -> Path:
+    "Write the training images of `data` as a folder of photos of varied sizes and formats, one folder per class: real pixels for testing image folders."
+    import cv2
+    root, rng = Path(root), np.random.default_rng(seed)
+    for i, (im, lab) in enumerate(zip(data.x_train, data.y_train)):
+        s = int(rng.integers(sizes[0], sizes[1] + 1)); big = cv2.resize(im, (s, s), interpolation=cv2.INTER_CUBIC)[..., ::-1]   # BGR on disk
+        a, ext = {1: (cv2.cvtColor(big, cv2.COLOR_BGR2GRAY), '.png'), 2: (np.dstack([big, np.full((s, s), 200, np.uint8)]), '.png'),
+                  3: (big.astype(np.uint16) * 257, '.png')}.get(i % 10 if modes else 0, (big, '.jpg' if i % 2 else '.png'))
+        (root/data.classes[lab]).mkdir(parents=True, exist_ok=True)
+        cv2.imwrite(str(root/data.classes[lab]/f'{i:05d}{ext}'), a)
+    return root
+
+# %% ../nbs/01_data.ipynb #e6b0f026
+def _resized(im:np.ndarray, size:int) -> np.ndarray:
+    "`im` resized to `size` × `size` (area interpolation when shrinking, bilinear when growing)."
+    import cv2
+    if im.shape[:2] == (size, size): return im
+    return cv2.resize(im, (size, size), interpolation=cv2.INTER_AREA if min(im.shape[:2]) > size else cv2.INTER_LINEAR)
+
+def load_images(files, # image file paths (str, bytes or `Path`)
+                size:int, # each image is resized to `size` × `size`
+                threads:int|None=None, # decoding threads (default: one per CPU)
+               ) -> np.ndarray:
+    "Decode image files to uint8 RGB `(N, size, size, 3)`, several at a time; `ImageError` names a file that does not decode."
+    from concurrent.futures import ThreadPoolExecutor
+    files = [f.decode() if isinstance(f, bytes) else str(f) for f in np.ravel(np.asarray(files, dtype=object))]
+    out = np.empty((len(files), size, size, 3), np.uint8)
+    def one(i): out[i] = _resized(read_image(files[i], size=None), size)
+    with ThreadPoolExecutor(min(threads or os.cpu_count() or 1, max(len(files), 1))) as ex: list(ex.map(one, range(len(files))))
+    return out
+
+# %% ../nbs/01_data.ipynb #185dda61
+FOLDER_SPLITS = ('train', 'val', 'test')
+
+def _class_files(d:Path) -> dict:
+    "`{class name: sorted image files}` of the class folders in `d` (images in subfolders of a class count too)."
+    return {c.name: sorted(str(p) for p in c.rglob('*') if p.is_file() and p.suffix.lower() in IMAGE_EXTS)
+            for c in sorted(d.iterdir()) if c.is_dir() and not c.name.startswith('.')}
+
+def _unreadable(files:list, threads:int|None=None) -> dict:
+    "`{file: why}` for the files that do not decode to an image."
+    from concurrent.futures import ThreadPoolExecutor
+    def check(f):
+        try: read_image(f, size=None)
+        except (CifarDataError, OSError) as e: return f, str(e).replace(f + ': ', '').replace(f, Path(f).name)
+    with ThreadPoolExecutor(threads or os.cpu_count() or 1) as ex: return dict(r for r in ex.map(check, files) if r)
+
+# %% ../nbs/01_data.ipynb #863b44b6
+def _layout(root:Path) -> dict:
+    "`{split: folder}`: `train`/`val`/`test` when `root` has a `train` folder, else `{'all': root}` (class folders straight in it)."
+    if not root.is_dir(): raise DataNotFoundError(f"No such folder: {root}")
+    splits = {s: root/s for s in FOLDER_SPLITS if (root/s).is_dir()}
+    if splits and 'train' not in splits: raise CifarDataError(f"{root} has {'/'.join(splits)}/ but no train/: add train/<class>/ folders, or put all images in {root}/<class>/.")
+    if 'val' in splits and 'test' not in splits: raise CifarDataError(f"{root} has train/ and val/ but no test/: add test/<class>/, or put all images in {root}/<class>/ to have them split 70/20/10.")
+    return splits or {'all': root}
+
+def _check_classes(found:dict, root:Path):
+    "The class names, the same in every split; errors for no images, one class, and splits with different classes."
+    if not any(any(fs.values()) for fs in found.values()):
+        raise CifarDataError(f"{root} holds no images in class folders: put them in {root}/<class name>/ (files ending {', '.join(sorted(IMAGE_EXTS)[:6])}, ...).")
+    sets = {s: sorted(c for c, fs in f.items() if fs) for s, f in found.items()}
+    first = sets.get('train', next(iter(sets.values())))
+    for s, cs in sets.items():
+        if cs != first: raise CifarDataError(f"The splits have different classes: {s}/ lacks {sorted(set(first) - set(cs))[:8]} and has extra {sorted(set(cs) - set(first))[:8]}"
+                                             " (beside train/). Every split needs a folder with images for every class.")
+    if len(first) < 2: raise CifarDataError(f"{root} has one class ({first[0]!r}): a classifier needs at least two class folders with images.")
+    return first
+
+# %% ../nbs/01_data.ipynb #ce983f1b
+def scan_folder(root, # `root/<class>/*` or `root/train|val|test/<class>/*`
+                threads:int|None=None, # decoding threads for the readability check
+               ) -> dict:
+    "Find a folder's layout, classes and readable images: `dict(root, splits={split: {class: files}}, classes, skipped=[[file, why]])`."
+    root = Path(root).expanduser().resolve()
+    found = {s: _class_files(d) for s, d in _layout(root).items()}
+    if not any(found.values()): raise CifarDataError(f"{root} has no class folders: put the images in {root}/<class name>/.")
+    bad = _unreadable([f for fs in found.values() for c in fs.values() for f in c], threads)
+    found = {s: {c: [f for f in fs if f not in bad] for c, fs in f.items()} for s, f in found.items()}
+    classes = _check_classes(found, root)
+    return dict(root=str(root), splits=found, classes=classes, skipped=[[str(Path(f).relative_to(root)), why] for f, why in sorted(bad.items())])
+
+# %% ../nbs/01_data.ipynb #10e33e5b
+def _split_class(files:list, fracs:tuple, rng) -> list:
+    "`files` shuffled and cut into parts of `fracs` (each part gets at least one file; the first the rest)."
+    files = [files[i] for i in rng.permutation(len(files))]
+    n = [max(1, int(round(f * len(files)))) for f in fracs[1:]]
+    return [files[sum(n):]] + [files[sum(n[:k]):sum(n[:k + 1])] for k in range(len(n))]
+
+def split_folder(scan:dict, # what `scan_folder` returned
+                 val_frac:float=0.2, # with train/ + test/: the share of each class of train/ held out for validation
+                 seed:int=0, # the same seed gives the same split
+                ) -> dict:
+    "`{split: (files, labels)}` for train, val and test: the folder's own split, or a stratified one made here."
+    s, rng, out = scan['splits'], np.random.default_rng(seed), {k: ([], []) for k in FOLDER_SPLITS}
+    given = 'val' in s
+    for lab, c in enumerate(scan['classes']):
+        pool, fracs = (s['all'][c], (0.7, 0.2, 0.1)) if 'all' in s else (s['train'][c], (1 - val_frac, val_frac))
+        need = len(fracs)
+        if not given and len(pool) < need:
+            where = 'in its folder' if 'all' in s else 'in train/'
+            raise CifarDataError(f"Class {c!r} has {len(pool)} image(s) {where}: it cannot be split into {' / '.join(FOLDER_SPLITS[:need])} "
+                                 f"(each needs one). Add images to it (at least {need}), or remove its folder.")
+        parts = dict(zip(FOLDER_SPLITS, _split_class(pool, fracs, rng))) if not given else {'train': s['train'][c], 'val': s['val'][c]}
+        if 'test' in s: parts['test'] = s['test'][c]
+        for k, fs in parts.items(): out[k][0].extend(fs); out[k][1].extend([lab] * len(fs))
+    return {k: (f, np.array(y, np.int64)) for k, (f, y) in out.items()}
+
+# %% ../nbs/01_data.ipynb #894bdc0c
+@dataclass
+class FolderData:
+    "An image-folder dataset: the files and labels of its train/val/test split, its class names, and the size its images are decoded at."
+    root: str                  # the folder; `files` are relative to it
+    classes: list              # class names (the class folders), in label order
+    files: dict                # {'train'|'val'|'test': [relative path, ...]}
+    labels: dict               # {'train'|'val'|'test': [label, ...]}
+    image_size: int = 32       # images are decoded and resized to image_size × image_size
+    split: str = ''            # how the split was made
+    skipped: list = field(default_factory=list)  # [[file, why], ...]: files that could not be read
+    kind: str = 'folder'
+    name = property(lambda s: Path(s.root).name)
+    source = property(lambda s: s.root)
+    num_classes = property(lambda s: len(s.classes))
+    def paths(self, split:str) -> np.ndarray:
+        "The full paths of a split's files."
+        return np.array([str(Path(self.root)/f) for f in self.files[split]])
+    def y(self, split:str) -> np.ndarray:
+        "A split's labels."
+        return np.asarray(self.labels[split], np.int64)
+    x_train = property(lambda s: s.paths('train')); y_train = property(lambda s: s.y('train'))
+    x_val = property(lambda s: s.paths('val')); y_val = property(lambda s: s.y('val'))
+    y_test = property(lambda s: s.y('test'))
+    @cached_property
+    def x_test(self) -> np.ndarray: return load_images(self.paths('test'), self.image_size)   # decoded once, when first used
+
+# %% ../nbs/01_data.ipynb #f39dcabc
+def load_folder(root, # `root/<class>/*` or `root/train|val|test/<class>/*`
+                image_size:int=32, # the size images are decoded at
+                val_frac:float=0.2, # with train/ + test/ but no val/: each class's share of train/ held out for validation
+                seed:int=0, # seeds the split
+               ) -> FolderData:
+    "Scan an image folder (`scan_folder`) and split it (`split_folder`): a `FolderData`; errors say what to fix before anything trains."
+    scan = scan_folder(root)
+    parts, s = split_folder(scan, val_frac, seed), scan['splits']
+    how = ('70/20/10 per class' if 'all' in s else f'test/ as given, val {val_frac:g} of train/ per class' if 'val' not in s else 'train/val/test as given') + f' (seed {seed})'
+    rel = lambda fs: [str(Path(f).relative_to(scan['root'])) for f in fs]
+    return FolderData(scan['root'], scan['classes'], {k: rel(f) for k, (f, _) in parts.items()}, {k: y.tolist() for k, (_, y) in parts.items()},
+                      image_size, how, scan['skipped'])
+
+# %% ../nbs/01_data.ipynb #014374f5
+@patch
+def subset(self:FolderData, n_train:int|None=None, n_test:int|None=None, seed:int=0) -> FolderData:
+    "Stratified subsets of the training and test files (validation is kept), as `CifarData.subset` does."
+    files, labels = dict(self.files), dict(self.labels)
+    for k, n, s in (('train', n_train, seed), ('test', n_test, seed + 1)):
+        f, y = _stratified(np.array(self.files[k]), self.y(k), n, s)
+        files[k], labels[k] = f.tolist(), y.tolist()
+    return FolderData(self.root, self.classes, files, labels, self.image_size, self.split, self.skipped)
+
+@patch
+def save(self:FolderData, path) -> Path:
+    "Write the split as JSON (atomically): what `FolderData.load` reads back."
+    buf = json.dumps(dict(root=self.root, classes=self.classes, image_size=self.image_size, split=self.split, skipped=self.skipped,
+                          files=self.files, labels=self.labels), indent=1)
+    return atomic_write(path, buf)
+
+@patch(cls_method=True)
+def load(cls:FolderData, path, image_size:int|None=None) -> FolderData:
+    "A split `FolderData.save` wrote; `image_size` overrides the saved one."
+    d = read_json(path, 'image-folder split')
+    missing = [f for f in d['files']['test'][:50] if not (Path(d['root'])/f).is_file()]
+    if missing: raise DataNotFoundError(f"{path} lists images under {d['root']} that are gone (e.g. {missing[0]}): restore the folder, or train again.")
+    return cls(d['root'], d['classes'], d['files'], d['labels'], image_size or d['image_size'], d['split'], d['skipped'])
+
+# %% ../nbs/01_data.ipynb #f7ef86b2
+@patch
+def summary(self:FolderData, checksums:bool=False) -> dict:
+    "Counts per split, classes, image size, how the split was made and the skipped files (`checksums` is accepted for `CifarData`'s signature)."
+    return dict(name=self.name, kind=self.kind, source=self.root, classes=self.classes, image_size=self.image_size, split=self.split,
+                counts={k: len(v) for k, v in self.files.items()}, per_class={k: np.bincount(self.y(k), minlength=self.num_classes).tolist() for k in self.files},
+                skipped=self.skipped)
+
+@patch
+def report(self:FolderData) -> str:
+    "One line of counts, then one line per skipped file."
+    n = {k: len(v) for k, v in self.files.items()}
+    head = (f"{self.root}: {self.num_classes} classes, {n['train']} train / {n['val']} val / {n['test']} test images at "
+            f"{self.image_size}x{self.image_size} ({self.split})")
+    if not self.skipped: return head
+    return head + f"; skipped {len(self.skipped)} unreadable file(s):\n" + '\n'.join(f"  {f}: {why}" for f, why in self.skipped)
+
+@patch
+def __repr__(self:FolderData): return self.report().splitlines()[0]
 
 # %% ../nbs/01_data.ipynb #49bf1576
 def plot_samples(x, # uint8 images
