@@ -8,7 +8,7 @@ import argparse, json, os, shlex, signal, sys, time
 from pathlib import Path
 import numpy as np
 from . import __version__
-from .data import load_cifar, DATA_ENV, DataNotFoundError, ChecksumError, CifarDataError, ImageError
+from .data import load_cifar, load_images, is_files, FolderData, DATA_ENV, DataNotFoundError, ChecksumError, CifarDataError, ImageError
 
 # %% auto #0
 __all__ = ['build_parser', 'main', 'format_summary', 'data_check', 'config_from_args']
@@ -94,10 +94,23 @@ def _add_data(sub) -> argparse.ArgumentParser:
     d.add_argument('--json', action='store_true', help='print JSON instead of text')
     return d
 
+# %% ../nbs/11_cli.ipynb #a997db96
+def _folder_data(a) -> 'FolderData|None':
+    "A `--data` that is a folder of class folders (not CIFAR in one of its forms), scanned; else `None`."
+    from cifar_cnn.train import TrainConfig, load_data
+    if not a.data or a.data == 'sample' or not Path(a.data).expanduser().is_dir(): return None
+    d = load_data(TrainConfig(data=a.data, dataset=a.dataset))
+    return d if isinstance(d, FolderData) else None
+
 # %% ../nbs/11_cli.ipynb #d644a45d
 def _cmd_data(a) -> int:
     "`cifar-cnn data`: print the summary (and with `check`, the problems; exit 1 if there are any)."
-    data = load_cifar(a.dataset, path=a.data, label_mode=a.label_mode, download=not a.no_download, verify=not a.no_verify)
+    data = _folder_data(a) or load_cifar(a.dataset, path=a.data, label_mode=a.label_mode, download=not a.no_download, verify=not a.no_verify)
+    if isinstance(data, FolderData):       # your own images: the scan's report, and every unreadable file is a problem
+        s = {**data.summary(), 'problems': [f"unreadable: {f}: {why}" for f, why in data.skipped] if a.action == 'check' else []}
+        print(json.dumps(s, indent=1) if a.json else data.report())
+        if a.action == 'check' and not a.json: print('check: OK' if not s['problems'] else f"check: FAILED ({len(s['problems'])} unreadable files)")
+        return 1 if s['problems'] else 0
     s = data.summary(checksums=True)
     if a.action == 'check': s['problems'] = data_check(data)
     if a.json: print(json.dumps(s, indent=1))
@@ -132,8 +145,10 @@ _SUBCOMMANDS['models'] = (_add_models, _cmd_models)
 _TRAIN_FLAGS = dict(name=str, model=str, data=str, dataset=str, label_mode=str, subset=int, test_subset=int, epochs=int, batch_size=int,
                     optimizer=str, lr=float, muon_lr=float, weight_decay=float, schedule=str, warmup=float, label_smoothing=float,
                     augment=str, mixed_precision=str, jit_compile=str, val_frac=float, patience=int, whiten_bias_epochs=int, seed=int, out_dir=str,
-                    init_from=str, distill=float, finetune_epochs=int, unfreeze_layers=int, finetune_lr_scale=float, class_weight=str)
-_TRAIN_HELP = {'data': "file/folder of data, or 'sample' for the data shipped with the package",
+                    init_from=str, distill=float, finetune_epochs=int, unfreeze_layers=int, finetune_lr_scale=float, class_weight=str,
+                    image_size=int)
+_TRAIN_HELP = {'data': "CIFAR data (a file or folder), a folder of your own images (FOLDER/<class>/*, or FOLDER/train|val|test/<class>/*), or 'sample'",
+               'image_size': 'with a folder of images: the size (pixels, square) they are resized to (default 32)',
                'subset': 'train on a stratified subset of this many training images', 'augment': "augmentation policy, or 'none'"}
 
 # %% ../nbs/11_cli.ipynb #48bc6fc0
@@ -365,12 +380,13 @@ def _add_run(sub) -> argparse.ArgumentParser:
         "Run the whole pipeline into one run directory (see the pipeline notebook) and write its report.html. --data sample runs it "
         "on the images shipped in the package in a few minutes; without --data it finds the full CIFAR-10 and trains the fast preset.")
     q.add_argument('--config', help='PipelineConfig JSON file to start from')
-    q.add_argument('--data', default=None, help="'sample' (the images shipped in the package) or a file/folder of CIFAR data (default: $CIFAR_CNN_DATA, Keras' cache, the download)")
+    q.add_argument('--data', default=None, help="'sample' (the images shipped in the package), a file/folder of CIFAR data, or a folder of your own images in class folders (default: $CIFAR_CNN_DATA, Keras' cache, the download)")
     q.add_argument('--dataset', default=None, help='cifar10 (default) or cifar100')
     q.add_argument('--label-mode', default=None, help="CIFAR-100: fine (100 classes, default) or coarse (20 superclasses)")
     q.add_argument('--no-verify', action='store_true', help="don't check CIFAR pickles against the published checksums (your own pickles)")
     q.add_argument('--preset', default=None, help="training preset: auto (default: 'sample' on the sample, else 'fast'), sample, fast, accurate")
     q.add_argument('--epochs', type=int, default=None, help="override the preset's epochs")
+    q.add_argument('--image-size', type=int, default=None, help='with a folder of your own images: the size (pixels, square) they are resized to (default 32)')
     q.add_argument('--tta', default=None, choices=['none', 'flip', 'flip_translate'], help='test-time augmentation also evaluated (default flip_translate)')
     q.add_argument('--export', nargs='+', default=None, choices=['none', 'savedmodel', 'tflite', 'tflite-int8'], help='export formats (default savedmodel tflite-int8)')
     q.add_argument('--name', default=None, help='run name (default pipeline)')
@@ -388,6 +404,7 @@ def _cmd_run(a) -> int:
         if getattr(a, k) is not None: cfg[k] = getattr(a, k)
     if a.tta is not None: cfg['tta'] = None if a.tta == 'none' else a.tta
     if a.epochs is not None: cfg['train'] = {**cfg['train'], 'epochs': a.epochs}
+    if a.image_size is not None: cfg['train'] = {**cfg['train'], 'image_size': a.image_size}
     if a.label_mode is not None: cfg['train'] = {**cfg['train'], 'label_mode': a.label_mode}
     if a.no_verify: cfg['train'] = {**cfg['train'], 'verify': False}
     if a.export is not None: cfg['exports'] = [] if a.export == ['none'] else a.export
@@ -471,12 +488,19 @@ def _add_export(sub) -> argparse.ArgumentParser:
     x.add_argument('target', help="run directory, .keras file, or 'pretrained'")
     x.add_argument('--format', default='savedmodel', choices=['savedmodel', 'tflite', 'tflite-int8'])
     x.add_argument('--out', default=None, help='output path (default <run dir>/export/<savedmodel|model.tflite|model_int8.tflite>)')
-    x.add_argument('--data', default='sample', help="data for calibration and the check (default: the shipped sample)")
+    x.add_argument('--data', default=None, help="data for calibration and the check (default: an image-folder run's own split, else the shipped sample)")
     x.add_argument('--dataset', default='cifar10')
     x.add_argument('--calibration', type=int, default=500, help='training images used to calibrate int8 (default 500)')
     x.add_argument('--no-check', action='store_true', help="don't measure the export against the Keras model")
     x.add_argument('--unsafe', action='store_true', help='Keras safe mode off (trusted files only)')
     return x
+
+# %% ../nbs/11_cli.ipynb #d99447ac
+def _export_data(a) -> 'CifarData|FolderData':
+    "The data an export is calibrated and checked on: `--data`, else an image-folder run's own split (its `split.json`), else the shipped sample."
+    split = Path(a.target)/'split.json'
+    if a.data is None and split.is_file(): return FolderData.load(split)
+    return load_cifar(a.dataset, path=a.data or 'sample')
 
 # %% ../nbs/11_cli.ipynb #54c85b2c
 def _cmd_export(a) -> int:
@@ -485,8 +509,9 @@ def _cmd_export(a) -> int:
     from cifar_cnn.export import export_model, evaluate_export, EXPORT_FILES, calibration_sample
     model, info = load_model(a.target, safe_mode=not a.unsafe)
     out = Path(a.out) if a.out else (Path(a.target) if Path(a.target).is_dir() else Path('exports'))/'export'/EXPORT_FILES[a.format]
-    data = load_cifar(a.dataset, path=a.data) if (a.format == 'tflite-int8' or not a.no_check) else None
+    data = _export_data(a) if (a.format == 'tflite-int8' or not a.no_check) else None
     cal = calibration_sample(data.x_train, a.calibration) if a.format == 'tflite-int8' else None
+    cal = load_images(cal, data.image_size) if cal is not None and is_files(cal) else cal     # an image folder's: decoded
     t0 = time.time()
     path = export_model(model, out, a.format, calibration=cal, classes=info.classes)
     print(f"exported {info.name} as {a.format} -> {path} ({time.time() - t0:.1f}s)")

@@ -17,7 +17,7 @@ from fastcore.basics import patch
 from scipy.optimize import minimize_scalar
 from sklearn import metrics as skm
 from .core import atomic_write, softmax, batch_logits
-from .data import CifarData, validate_arrays, CifarDataError, CIFAR100_FINE_CLASSES, CIFAR100_COARSE_CLASSES, coarse_labels
+from .data import CifarData, load_images, is_files, validate_arrays, CifarDataError, CIFAR100_FINE_CLASSES, CIFAR100_COARSE_CLASSES, coarse_labels
 from .models import load_trained
 from .train import TrainConfig, split_data
 
@@ -50,7 +50,7 @@ def tta_views(x, # uint8 images (N, H, W, 3)
 def predict(model:keras.Model, # a model mapping raw pixels to logits
             x, # uint8 images (N, H, W, 3)
             tta:str|None=None, # None, 'flip' or 'flip_translate'
-            batch_size:int=500, # images per forward pass
+            batch_size:int|None=None, # images per forward pass (default: 500 at 32×32, fewer for larger images)
             logits:bool=False, # return averaged logits instead of probabilities
            ) -> np.ndarray:
     "Class probabilities (N, classes), optionally averaged over test-time augmentations."
@@ -501,7 +501,8 @@ def evaluate_run(run_dir, # a run directory made by `train`
     run_dir = Path(run_dir)
     if not (run_dir/'model.keras').exists(): raise FileNotFoundError(f"{run_dir} has no model.keras: is it a run directory?")
     cfg = TrainConfig.load(run_dir/'config.json')
-    data, _, _, xval, yval = split_data(cfg, data)      # the validation split training held out
+    data, _, _, xval, yval = split_data(cfg, data, run_dir=run_dir)      # the validation split training held out (an image folder's from split.json)
+    xval = load_images(xval, data.image_size) if is_files(xval) else xval
     model = load_trained(run_dir)
     probs = predict(model, data.x_test, tta)
     rep = report_from_probs(probs, data.y_test, data.classes, tta)

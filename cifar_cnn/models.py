@@ -359,7 +359,7 @@ def _transfer(app):
             raise ValueError(f"{app}: weights must be 'imagenet', None or the path of a weights file, got {weights!r}.")
         if image_size < (least := MIN_IMAGE_SIZE.get(app, 32)): raise ValueError(f"{app} needs image_size >= {least}, got {image_size}: pass a larger image_size.")
         inp = keras.Input(input_shape, name='image')
-        x = L.Resizing(image_size, image_size, name='upsize')(inp) if image_size != input_shape[0] else inp
+        x = L.Resizing(image_size, image_size, name='upsize')(inp) if (image_size, image_size) != tuple(input_shape[:2]) else inp
         mode = _APPS[app][1]                                                  # EfficientNet rescales inside itself
         if mode: x = CaffePreprocess(name='preprocess')(x) if mode == 'caffe' else L.Rescaling(1 / 127.5, -1.0, name='preprocess')(x)
         base, got = _backbone(app, (image_size, image_size, 3), weights)

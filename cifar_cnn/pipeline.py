@@ -10,9 +10,9 @@ from pathlib import Path
 import numpy as np
 import matplotlib.pyplot as plt
 from .core import atomic_write, config_from_dict, read_json
-from .data import load_cifar, plot_samples, plot_class_balance, CifarData
+from .data import load_cifar, load_images, is_files, plot_samples, plot_class_balance, CifarData
 from .models import load_trained
-from .train import TrainConfig, train, split_data, worker_role
+from .train import TrainConfig, train, split_data, load_data, worker_role
 from .evaluate import evaluate_run, predict
 from .interpret import plot_explanations
 from .serve import Predictor
@@ -90,7 +90,9 @@ def step_data(run:Path, # the run directory
     "Write the data summary (JSON, a sample grid and the class balance) into `run/data/`."
     d = run/'data'; d.mkdir(exist_ok=True)
     atomic_write(d/'summary.json', json.dumps(data.summary(checksums=True), indent=1))
-    _savefig(plot_samples(data.x_train, data.y_train, data.classes, n=32), d/'samples.png')
+    x, y = data.x_train, data.y_train
+    if is_files(x): i = np.random.default_rng(0).choice(len(x), min(32, len(x)), replace=False); x, y = load_images(x[i], data.image_size), y[i]   # an image folder: 32 of its photos
+    _savefig(plot_samples(x, y, data.classes, n=32), d/'samples.png')
     _savefig(plot_class_balance(data), d/'class_balance.png')
     return [d/'summary.json', d/'samples.png', d/'class_balance.png']
 
@@ -98,7 +100,7 @@ def step_data(run:Path, # the run directory
 def _trained(run:Path, data:CifarData) -> tuple:
     "A run's model, its config and its data (the subset of `data` it was trained and is tested on)."
     cfg = TrainConfig.load(run/'config.json')
-    return load_trained(run), cfg, split_data(cfg, data)[0]
+    return load_trained(run), cfg, split_data(cfg, data, run_dir=run)[0]
 
 # %% ../nbs/10_pipeline.ipynb #64be2f69
 def step_evaluate(run:Path, # a run directory `train` has finished
@@ -133,6 +135,7 @@ def step_export(run:Path, # a run directory `train` has finished
     model, cfg, d = _trained(run, data)
     ref = Predictor(model, classes=d.classes).probabilities(d.x_test)
     cal = calibration_sample(d.x_train, seed=cfg.seed)
+    cal = load_images(cal, d.image_size) if is_files(cal) else cal      # an image folder's: decoded
     rows = [dict(format='keras', path='model.keras', size_bytes=(run/'model.keras').stat().st_size, accuracy=float((ref.argmax(1) == d.y_test).mean()), agree_with_keras=1.0)]
     for f in formats:
         path = export_model(model, run/'export'/EXPORT_FILES[f], f, calibration=cal, classes=d.classes)
@@ -262,7 +265,7 @@ def run_pipeline(config:PipelineConfig|None=None, # what to run (default: the sa
                                                       "`cifar-cnn train --cluster ...` on every worker, then evaluate and export its run directory on the chief (`cifar-cnn evaluate RUN_DIR`, `cifar-cnn export RUN_DIR`).")
     tcfg = config.train_config()
     say = (lambda *a: None) if quiet else (lambda *a: print(*a, flush=True))
-    if data is None: data = load_cifar(config.dataset, path=config.data, label_mode=tcfg.label_mode, verify=tcfg.verify)
+    if data is None: data = load_data(tcfg)        # CIFAR's arrays, or an image folder's files
     run = _run_dir(config, run_dir)
     times = read_json(run/'steps.json', 'step times') if (run/'steps.json').exists() else {}
     say(f"pipeline -> {run}  ({data.name}, {data.kind}: {len(data.x_train)} train / {len(data.x_test)} test images; preset {config.preset}, "

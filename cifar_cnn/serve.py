@@ -17,7 +17,7 @@ import keras
 import tensorflow as tf
 from PIL import ImageOps
 from . import __version__, interpret
-from .core import softmax, cpu_has_bf16
+from .core import softmax, cpu_has_bf16, eval_batch
 from .data import class_names, ImageError, MAX_PIXELS, decode_image, read_image
 from .models import pretrained, resolve_model, load_keras_file, ModelSourceError
 from .train import PiecewiseSchedule, AirbenchSGD, AirbenchMuon   # registers what a compiled model.keras names, so train's output loads
@@ -82,6 +82,15 @@ def _read_json(path:Path, # a run's (or the shipped model's) JSON file
     if not isinstance(d, dict): raise ModelLoadError(f"{path} holds {json.dumps(d)[:40]}, not a JSON object: {todo}.")
     return d
 
+# %% ../nbs/07_serve.ipynb #ca090151
+def _classes_file(folder:Path) -> list|None:
+    "The class names in `folder/classes.json` (a run's or an export's); `None` when it has none."
+    f = Path(folder)/'classes.json'
+    if not f.exists(): return None
+    try: names = json.loads(f.read_text())
+    except (OSError, ValueError) as e: raise ModelLoadError(f"{f} is not readable JSON ({e}): fix it, or delete it.") from None
+    return _check_classes(names)
+
 # %% ../nbs/07_serve.ipynb #e47474bd
 def _number(x) -> float|None:
     "`x` as a finite float, or None (for metrics that are missing or not numbers)."
@@ -139,7 +148,7 @@ def _info(model, # a loaded `keras.Model`
 
 # %% ../nbs/07_serve.ipynb #f58192f9
 def load_model(source=None, # 'pretrained' or None (the shipped model), a run directory, a shipped-model folder or a `.keras` file
-               classes:list|None=None, # class names in output order; default from the run, else CIFAR-10/100 by count
+               classes:list|None=None, # class names in output order; default the run's classes.json, else from its config, else CIFAR-10/100 by count
                safe_mode:bool=True, # refuse files that hold Python code (Keras safe mode)
               ) -> tuple:
     "Load a model to serve: returns `(keras.Model, ModelInfo)`; raises `ModelLoadError` with what to do."
@@ -151,6 +160,7 @@ def load_model(source=None, # 'pretrained' or None (the shipped model), a run di
     except ModelLoadError: raise
     except ModelSourceError as e: raise ModelLoadError(str(e)) from None
     name, config, metrics, evals = meta
+    if classes is None and kind == 'run': classes = _classes_file(p)        # an image folder's classes, named
     return model, _info(model, name, str(p), classes, config, metrics, evals)
 
 # %% ../nbs/07_serve.ipynb #0e2a17fa
@@ -170,9 +180,7 @@ def load_savedmodel(path, # a SavedModel folder whose `serving_default` signatur
     if key is None: raise ModelLoadError(f"{p}: serving_default gives {sorted(outs)}: serving needs a 'logits' output, or only one output.")
     inp = keras.Input(tuple(shape[1:]))
     model = keras.Model(inp, layer(inp)[key], name=name or p.name)
-    if classes is None and (p/'classes.json').exists():
-        try: classes = json.loads((p/'classes.json').read_text())
-        except (OSError, ValueError) as e: raise ModelLoadError(f"{p/'classes.json'} is not readable JSON ({e}): fix it, or delete it.") from None
+    if classes is None: classes = _classes_file(p)
     return model, _info(model, model.name, str(p), classes)
 
 # %% ../nbs/07_serve.ipynb #7c494b39
@@ -291,7 +299,7 @@ class Predictor:
     "Top-k predictions (and explanations) for images of any kind and size, from one loaded model; thread-safe."
     def __init__(self, model=None, # a `keras.Model`, or what `load_model` takes ('pretrained'/None, run dir, .keras file)
                  top_k:int=3, # classes returned per image
-                 batch_size:int=256, # images per forward pass
+                 batch_size:int|None=None, # images per forward pass (default: 256 at 32×32, fewer for larger inputs: `eval_batch`)
                  tta:str|None=None, # None, 'flip' or 'flip_translate'
                  fit:str='crop', # how other sizes are brought to the input size (see `resize_to`)
                  classes:list|None=None, # class names (default: from the model's run / CIFAR by count)
@@ -299,11 +307,12 @@ class Predictor:
                 ):
         if tta not in TTA_MODES: raise ValueError(f"Unknown tta {tta!r}: use one of {TTA_MODES}.")
         if fit not in FITS: raise ValueError(f"Unknown fit {fit!r}: use 'crop', 'stretch' or 'pad'.")
-        top_k, batch_size = check_int(top_k, 'top_k', 1), check_int(batch_size, 'batch_size', 1)
+        top_k, batch_size = check_int(top_k, 'top_k', 1), None if batch_size is None else check_int(batch_size, 'batch_size', 1)
         if isinstance(model, keras.Model): self.model, self.info = model, _info(model, model.name, '<in memory>', classes, what=f'model {model.name!r}')
         else: self.model, self.info = load_model(model, classes, safe_mode)
         self.top_k, self.batch_size, self.tta, self.fit = min(top_k, self.info.num_classes), batch_size, tta, fit
         self.size, self.classes, self._lock = tuple(self.info.input_shape[:2]), self.info.classes, threading.Lock()
+        self.batch_size = batch_size or eval_batch(self.size, 256)
         m = self.model
         self._fwd = tf.function(lambda x: tf.cast(m(x, training=False), tf.float32), reduce_retracing=True,
                                 input_signature=[tf.TensorSpec([None, *self.size, 3], tf.float32)])

@@ -10,14 +10,16 @@ from dataclasses import dataclass, field, asdict
 from pathlib import Path
 import numpy as np
 import keras
-from .data import load_cifar, train_val_split, make_dataset, CifarData, AUGMENT_POLICIES, array_sha256, class_balance, balanced_weights
-from .core import atomic_write, read_json, config_from_dict, check_types, environment, cpu_has_bf16, softmax, batch_logits
+from .data import (load_cifar, train_val_split, make_dataset, CifarData, AUGMENT_POLICIES, array_sha256, class_balance, balanced_weights,
+                            FolderData, load_folder, find_data, is_files, load_images)
+from fastcore.basics import patch
+from .core import atomic_write, read_json, eval_batch, config_from_dict, check_types, environment, cpu_has_bf16, softmax, batch_logits
 from .models import build_model, model_summary, init_whitening, validate_hparams, MODELS, load_trained, unfreeze, MIN_IMAGE_SIZE
 
 # %% auto #0
 __all__ = ['PRESETS', 'OPTIMIZERS', 'SCHEDULES', 'PRECISIONS', 'JIT_COMPILE', 'RUN_FIELDS', 'TrainConfig', 'recipe_diff',
            'closest_preset', 'PiecewiseSchedule', 'make_schedule', 'AirbenchSGD', 'newton_schulz', 'AirbenchMuon',
-           'make_optimizer', 'kfold_split', 'split_data', 'teacher_probs', 'copy_weights', 'prepare_data',
+           'make_optimizer', 'kfold_split', 'load_data', 'split_data', 'teacher_probs', 'copy_weights', 'prepare_data',
            'cluster_spec', 'cluster_tf_config', 'choose_strategy', 'sync_from_chief', 'get_strategy', 'worker_role',
            'current_lr', 'EpochLog', 'atomic_save_model', 'BestCheckpoint', 'Lookahead', 'EpochVariable',
            'AlternatingFlip', 'WhiteningBias', 'RunBackup', 'auto_precision', 'precision_policy', 'TrainingInterrupted',
@@ -89,6 +91,7 @@ class TrainConfig(_JSONConfig):
     dataset: str = 'cifar10'          # 'cifar10' or 'cifar100'
     data: str|None = None             # file/folder in any form `load_cifar` reads, 'sample', or None (env, cache, download)
     label_mode: str = 'fine'          # CIFAR-100: 'fine' or 'coarse'
+    image_size: int|None = None       # input height = width in pixels: an image folder's images are resized to it (None: 32, CIFAR's size)
     verify: bool = True               # check CIFAR pickles' published checksums before unpickling (False: your own pickles, e.g. a fixture)
     subset: int|None = None           # train on a stratified subset of this many training images
     test_subset: int|None = None      # evaluate on a stratified subset of this many test images
@@ -137,13 +140,15 @@ class TrainConfig(_JSONConfig):
         validate_hparams(self.model, self.hparams, MODELS[self.model].defaults)
         return self
 
-    @classmethod
-    def preset(cls, preset:str, # a key of `PRESETS`
-               **overrides, # fields to change on top of the preset (`name` too)
-              ) -> TrainConfig:
-        "A named recipe (see `PRESETS`), with `overrides` applied."
-        if preset not in PRESETS: raise ValueError(f"Unknown preset {preset!r}: choose one of {list(PRESETS)}.")
-        return cls.from_dict({**PRESETS[preset], 'name': preset, **overrides})
+
+# %% ../nbs/03_train.ipynb #a4543cf7
+@patch(cls_method=True)
+def preset(cls:TrainConfig, preset:str, # a key of `PRESETS`
+           **overrides, # fields to change on top of the preset (`name` too)
+          ) -> TrainConfig:
+    "A named recipe (see `PRESETS`), with `overrides` applied."
+    if preset not in PRESETS: raise ValueError(f"Unknown preset {preset!r}: choose one of {list(PRESETS)}.")
+    return cls.from_dict({**PRESETS[preset], 'name': preset, **overrides})
 
 # %% ../nbs/03_train.ipynb #fd7dabb8
 OPTIMIZERS = ('sgd', 'sgd_airbench', 'muon_airbench', 'adam', 'adamw', 'rmsprop')
@@ -166,12 +171,14 @@ def _check_names(c):
 # %% ../nbs/03_train.ipynb #7e4e4a54
 @_config_check
 def _check_counts(c):
-    "The fields that count epochs, images or steps."
+    "The fields that count epochs, images, pixels or steps."
     for f in ('epochs', 'batch_size', 'restart_epochs'):
         if not isinstance(getattr(c, f), int) or getattr(c, f) < 1: _bad(c, f, "must be an integer >= 1")
     for f in ('subset', 'test_subset', 'patience'):
         v = getattr(c, f)
         if v is not None and (not isinstance(v, int) or v < 1): _bad(c, f, "must be None or an integer >= 1")
+    if c.image_size is not None and (not isinstance(c.image_size, int) or not 32 <= c.image_size <= 1024):
+        _bad(c, 'image_size', "must be None (32) or an integer from 32 to 1024: the nets here halve their input up to 5 times, so smaller images vanish")
 
 # %% ../nbs/03_train.ipynb #139f9147
 @_config_check
@@ -377,11 +384,37 @@ def kfold_split(x, # images
     return x[tr], y[tr], x[va], y[va]
 
 # %% ../nbs/03_train.ipynb #d23ea922
-def split_data(config:TrainConfig, # uses dataset, data, label_mode, verify, subset, test_subset, val_frac, folds, fold, seed
-               data:CifarData|None=None, # use these arrays instead of loading `config.data`
+def load_data(config:TrainConfig, # uses data, dataset, label_mode, verify, image_size, val_frac, seed
+             ) -> CifarData|FolderData:
+    "The run's data: a `FolderData` when `config.data` is a folder of class folders (not CIFAR in one of its forms), else `load_cifar`'s arrays."
+    p = Path(config.data).expanduser() if config.data not in (None, 'sample') else None
+    if p is not None and p.is_dir() and (found := find_data(p, config.dataset)) in (None, ('images', p)):
+        return load_folder(p, config.image_size or 32, config.val_frac, config.seed)
+    return load_cifar(config.dataset, path=config.data, label_mode=config.label_mode, verify=config.verify)
+
+# %% ../nbs/03_train.ipynb #8aba5d03
+def _folder_split(config, data:FolderData, run_dir) -> tuple:
+    "`split_data` for an image folder: its split (the run directory's `split.json` when it has one), subset, with the fold held out under `folds`."
+    split = Path(run_dir)/'split.json' if run_dir is not None else None
+    if split is not None and split.exists(): data = FolderData.load(split, config.image_size or 32)
+    else:
+        if data.image_size != (config.image_size or 32): data = dataclasses.replace(data, image_size=config.image_size or 32)
+        if split is not None: data.save(split)
+    data = data.subset(config.subset, config.test_subset, seed=config.seed)
+    if not config.folds: return data, data.x_train, data.y_train, data.x_val, data.y_val
+    x, y = np.concatenate([data.x_train, data.x_val]), np.concatenate([data.y_train, data.y_val])
+    return (data, *kfold_split(x, y, config.folds, config.fold, seed=config.seed))
+
+def split_data(config:TrainConfig, # uses dataset, data, label_mode, verify, image_size, subset, test_subset, val_frac, folds, fold, seed
+               data:CifarData|FolderData|None=None, # use this data instead of loading `config.data`
+               run_dir=None, # the run's directory: an image folder's split is saved there (`split.json`), and read back from there
               ) -> tuple:
     "The run's data and its training/validation split, `(data, x_train, y_train, x_val, y_val)`: the same for training and evaluation."
-    if data is None: data = load_cifar(config.dataset, path=config.data, label_mode=config.label_mode, verify=config.verify)
+    if data is None and not (run_dir is not None and (Path(run_dir)/'split.json').exists()): data = load_data(config)
+    if data is None or isinstance(data, FolderData): return _folder_split(config, data, run_dir)
+    if config.image_size not in (None, 32):
+        raise ValueError(f"TrainConfig.image_size={config.image_size} resizes an image folder's images; CIFAR's are 32x32: leave image_size unset "
+                         "(a transfer model upsizes inside: its hparams' image_size).")
     data = data.subset(config.subset, config.test_subset, seed=config.seed)
     if config.folds: return (data, *kfold_split(data.x_train, data.y_train, config.folds, config.fold, seed=config.seed))
     return (data, *train_val_split(data.x_train, data.y_train, config.val_frac, seed=config.seed))
@@ -421,13 +454,16 @@ def copy_weights(model:keras.Model, # the net to set
 def prepare_data(config:TrainConfig, # uses dataset, data, label_mode, subset, test_subset, val_frac, batch_size, augment, seed
                  data:CifarData|None=None, # use these arrays instead of loading `config.data`
                  flip_phase=None, # with `config.alt_flip`: the `tf.Variable` the training loop sets to `epoch % 2` (`AlternatingFlip`)
-                 cache_dir=None, # with `config.teachers`: keep their probabilities in `<cache_dir>/teachers.npz`
+                 cache_dir=None, # the run directory: keeps the teachers' probabilities (`teachers.npz`) and an image folder's split (`split.json`)
                  epoch=None, # the `tf.Variable` the training loop sets to the epoch (`EpochVariable`): each epoch's order and augmentation from (seed, epoch)
                 ) -> dict:
     "Train/validation `tf.data` pipelines and test arrays for `config`."
     if config.alt_flip and flip_phase is None:
         raise ValueError("config.alt_flip needs the flip_phase variable that the training loop updates: pass AlternatingFlip().phase.")
-    data, xtr, ytr, xval, yval = split_data(config, data)
+    data, xtr, ytr, xval, yval = split_data(config, data, run_dir=cache_dir)
+    size = data.image_size if is_files(xtr) else None
+    if size and (config.teachers or config.alt_flip):
+        raise ValueError(f"{'teachers' if config.teachers else 'alt_flip'} needs the training images in memory; an image folder streams them from disk: train without it.")
     if config.batch_size > len(xtr):
         raise ValueError(f"batch_size {config.batch_size} is larger than the {len(xtr)} training images: use a smaller batch_size or more data.")
     n = data.num_classes
@@ -439,9 +475,10 @@ def prepare_data(config:TrainConfig, # uses dataset, data, label_mode, subset, t
         ls = config.label_smoothing
         targets = config.distill * probs + (1 - config.distill) * (np.eye(n, dtype=np.float32)[ytr] * (1 - ls) + ls / n)
     train_ds = make_dataset(xtr, ytr, config.batch_size, shuffle=True, augment=config.augment, num_classes=n, one_hot=one_hot,
-                            seed=config.seed, drop_remainder=True, flip_phase=flip_phase if config.alt_flip else None, targets=targets, epoch=epoch)
-    val_ds = make_dataset(xval, yval, max(config.batch_size, 256), num_classes=n, one_hot=one_hot)
-    return dict(data=data, train=train_ds, val=val_ds, x_train=xtr, y_train=ytr, x_val=xval, y_val=yval, targets=targets,
+                            seed=config.seed, drop_remainder=True, flip_phase=flip_phase if config.alt_flip else None, targets=targets, epoch=epoch,
+                            image_size=size)
+    val_ds = make_dataset(xval, yval, max(config.batch_size, 256) if not size else config.batch_size, num_classes=n, one_hot=one_hot, image_size=size)
+    return dict(data=data, image_size=size or 32, train=train_ds, val=val_ds, x_train=xtr, y_train=ytr, x_val=xval, y_val=yval, targets=targets,
                 x_test=data.x_test, y_test=data.y_test, num_classes=n, one_hot=one_hot,
                 steps_per_epoch=len(xtr) // config.batch_size, balance=class_balance(ytr, data.classes),
                 class_weight=balanced_weights(ytr, n) if config.class_weight == 'balanced' else None)
@@ -918,9 +955,12 @@ def training_data(config:TrainConfig, # the run's config
 def build_for_training(config:TrainConfig, # uses model, hparams, whiten_bias_epochs, init_from
                        d:dict, # what `training_data` returned
                       ) -> keras.Model:
-    "Recipe step 2: the config's model for `d`'s classes, initialised (whitening from the training images, `init_from`'s weights)."
-    model = build_model(config.model, d['num_classes'], **config.hparams)
-    if 'whiten' in [l.name for l in model.layers]: init_whitening(model, d['x_train'][:5000])
+    "Recipe step 2: the config's model for `d`'s classes and input size (a transfer model's backbone at least as large), initialised (whitening from the training images, `init_from`'s weights)."
+    s, hp = d.get('image_size', 32), dict(config.hparams)
+    if 'image_size' in MODELS[config.model].defaults and 'image_size' not in hp: hp['image_size'] = max(MODELS[config.model].defaults['image_size'], s)
+    model = build_model(config.model, d['num_classes'], input_shape=(s, s, 3), **hp)
+    if 'whiten' in [l.name for l in model.layers]:
+        init_whitening(model, load_images(d['x_train'][:500], s) if is_files(d['x_train']) else d['x_train'][:5000])
     if config.whiten_bias_epochs: model.get_layer('whiten').trainable = True   # validate() allows it only for 'airbench'
     if config.init_from: copy_weights(model, load_trained(config.init_from))
     return model
@@ -1001,6 +1041,7 @@ def _fit(config, data, run_dir, resuming, verbose, quiet, callbacks, chief:bool=
         _repair_history(run_dir/'history.csv')
         if not quiet: print(f"{'resuming' if resuming else 'training'} {config.model} in {run_dir} ({policy}): "
                             f"{len(d['x_train'])} train / {len(d['x_val'])} val / {len(d['x_test'])} test images", flush=True)
+        if not quiet and isinstance(d['data'], FolderData): print(d['data'].report(), flush=True)   # with the files it skipped, and why
         if not quiet and d['balance']['ratio'] > 1.5: print(f"the classes are imbalanced (the largest has {d['balance']['ratio']:g}x the images of the smallest)"
                                                            + ("; class_weight='balanced' weights the loss" if config.class_weight else ": class_weight='balanced' would weight the loss to match"), flush=True)
         _fit_phases(model, config, d, run_dir, strategy, verbose, quiet, callbacks)
@@ -1011,7 +1052,7 @@ def _fit(config, data, run_dir, resuming, verbose, quiet, callbacks, chief:bool=
             last = read_history(run_dir).iloc[-1]
             atomic_write(run_dir/'best.json', json.dumps(dict(epoch=int(last['epoch']), val_accuracy=float(last['val_accuracy']))))
         best = keras.models.load_model(run_dir/'model.keras')         # BestCheckpoint or select='last' wrote it; outside any cluster
-        test_ds = make_dataset(d['x_test'], d['y_test'], 500, num_classes=d['num_classes'], one_hot=d['one_hot'])
+        test_ds = make_dataset(d['x_test'], d['y_test'], eval_batch(d['x_test'].shape[1:]), num_classes=d['num_classes'], one_hot=d['one_hot'])
         test_loss, test_acc = best.evaluate(test_ds, verbose=0)
     return d, policy, test_loss, test_acc, best
 
@@ -1027,12 +1068,13 @@ def _train(config, data, run_dir, resuming, verbose, quiet, callbacks):
                    best_val_accuracy=bj['val_accuracy'], epochs=int(len(h)), train_seconds=round(secs, 1),
                    images_per_sec=round(d['steps_per_epoch'] * config.batch_size / float(steady.mean()), 1),
                    n_train=len(d['x_train']), n_val=len(d['x_val']), n_test=len(d['x_test']), class_balance=d['balance'],
-                   data_source=d['data'].source, data_kind=d['data'].kind, precision=policy,
+                   data_source=d['data'].source, data_kind=d['data'].kind, image_size=d['image_size'], precision=policy,
                    **{k: v for k, v in model_summary(best).items() if k in ('params', 'flops')}, environment=environment())
     fig = plot_history(h, title=f"{config.name}: {config.model}, test accuracy {test_acc:.4f}")
     buf = io.BytesIO(); fig.savefig(buf, format='png', dpi=80); atomic_write(run_dir/'curves.png', buf.getvalue())
     import matplotlib.pyplot as plt; plt.close(fig)
     atomic_write(run_dir/'metrics.json', json.dumps(metrics, indent=1))
+    atomic_write(run_dir/'classes.json', json.dumps(list(d['data'].classes)))   # the model's outputs, named: what serving reads
     shutil.rmtree(run_dir/'backup', ignore_errors=True)      # kept until now: a kill after the last epoch resumes here, not from scratch
     if not quiet: print(f"test accuracy {test_acc:.4f} (best epoch {metrics['best_epoch']}), {secs:.0f}s of training, "
                         f"{metrics['images_per_sec']:.0f} images/s -> {run_dir}", flush=True)
