@@ -24,8 +24,8 @@ __all__ = ['PRESETS', 'OPTIMIZERS', 'SCHEDULES', 'PRECISIONS', 'JIT_COMPILE', 'R
            'current_lr', 'EpochLog', 'atomic_save_model', 'BestCheckpoint', 'Lookahead', 'EpochVariable',
            'AlternatingFlip', 'WhiteningBias', 'RunBackup', 'auto_precision', 'precision_policy', 'TrainingInterrupted',
            'unfinished_run', 'read_history', 'plot_history', 'training_data', 'build_for_training', 'training_loss',
-           'use_xla', 'compile_for_training', 'make_callbacks', 'fine_tune_config', 'train', 'lr_find', 'plot_lr_find',
-           'cv_table', 'cross_validate']
+           'use_xla', 'compile_for_training', 'make_callbacks', 'fine_tune_config', 'start_fine_tuning', 'train',
+           'lr_find', 'plot_lr_find', 'cv_table', 'cross_validate']
 
 # %% ../nbs/03_train.ipynb #58491632
 class _JSONConfig:
@@ -1015,6 +1015,16 @@ def fine_tune_config(config:TrainConfig, # with `finetune_epochs`
     "The config of the fine-tuning phase: its epochs, and the learning rate scaled down (its schedule runs over the phase)."
     return config.replace(epochs=config.finetune_epochs, lr=config.lr * config.finetune_lr_scale, finetune_epochs=0)
 
+def start_fine_tuning(model:keras.Model, # a transfer model after its head-only phase
+                      config:TrainConfig, # with `finetune_epochs`
+                      d:dict, # what `training_data` returned
+                      strategy=None, # the run's `tf.distribute` strategy (default `get_strategy()`)
+                     ) -> keras.Model:
+    "Between the phases: the backbone's top `unfreeze_layers` made trainable (BatchNorm stays frozen) and the model recompiled with `fine_tune_config`."
+    with (strategy or get_strategy()).scope():
+        unfreeze(model, config.unfreeze_layers)
+        return compile_for_training(model, fine_tune_config(config), d)
+
 # %% ../nbs/03_train.ipynb #cf9a6985
 def _fit_phases(model, config, d, run_dir, strategy, verbose, quiet, callbacks):
     "`fit` the run: one phase, or with `finetune_epochs` the head alone and then the fine-tuning, each resumable from its own backups."
@@ -1025,9 +1035,7 @@ def _fit_phases(model, config, d, run_dir, strategy, verbose, quiet, callbacks):
                   class_weight=d['class_weight'])
     if not _backups(tuned): fit(config, Path(run_dir)/'backup', 0)     # phase 1 (a finished one restores its last state and runs no epoch)
     if not config.finetune_epochs: return
-    with strategy.scope():
-        unfreeze(model, config.unfreeze_layers)
-        compile_for_training(model, fine_tune_config(config), d)
+    start_fine_tuning(model, config, d, strategy)
     fit(fine_tune_config(config), tuned, config.epochs)
 
 # %% ../nbs/03_train.ipynb #24daf9c0

@@ -12,8 +12,8 @@ import keras
 import keras_tuner as kt
 from keras_tuner.src import config as _kt_config, utils as _kt_utils
 from .core import atomic_write
-from .data import load_cifar, CifarData
-from .train import (TrainConfig, training_data, build_for_training, compile_for_training, make_callbacks,
+from .data import load_cifar, CifarData, FolderData
+from .train import (TrainConfig, training_data, build_for_training, compile_for_training, make_callbacks, load_data, fine_tune_config, start_fine_tuning,
                              precision_policy, get_strategy)
 
 # %% auto #0
@@ -92,11 +92,12 @@ def config_from_values(values:dict, # sampled values: field or 'hparams.<name>' 
 def _log_trial(path, # the search's `trials_run.jsonl`
                values:dict, # the trial's hyperparameter values
                secs:float, # its training time
+               epochs:int|None=None, # the epochs it trained (both phases of a transfer model)
               ):
     "Append one JSON line for a finished trial: which process ran it, with what values, how long it took."
     with open(path, 'a') as f:
         f.write(json.dumps(dict(tuner_id=os.environ.get('KERASTUNER_TUNER_ID', 'local'), pid=os.getpid(),
-                                hp=values, seconds=round(secs, 2))) + '\n')
+                                hp=values, seconds=round(secs, 2), epochs=epochs)) + '\n')
 
 # %% ../nbs/04_tune.ipynb #1cdeb420
 def _key(hp) -> str: return json.dumps(hp.values, sort_keys=True)   # one trial's values, as a dict key
@@ -131,16 +132,20 @@ class CifarHyperModel(kt.HyperModel):
         with precision_policy(cfg), get_strategy().scope(): return compile_for_training(build_for_training(cfg, d), cfg, d)
 
     def fit(self, hp, model, *args, callbacks=None, **kwargs):
-        "Recipe step 4 and `fit`: the recipe's callbacks, then keras-tuner's `callbacks`; a NaN loss fails the trial."
+        "Recipe step 4 and `fit` (both phases of a transfer model with `finetune_epochs`): the recipe's callbacks, then keras-tuner's `callbacks`; a NaN loss fails the trial."
         cfg, (key, d) = self.config(hp), self._trial
         d, self._trial, t0 = d if key == _key(hp) else _trial_data(cfg, self.data, self.cache_dir), (None, None), time.time()
         with precision_policy(cfg):
-            h = model.fit(d['train'], validation_data=d['val'], epochs=cfg.epochs, callbacks=make_callbacks(cfg, d) + list(callbacks or []),
-                          verbose=0, shuffle=False, class_weight=d['class_weight'])
+            fit = lambda c, start: model.fit(d['train'], validation_data=d['val'], initial_epoch=start, epochs=start + c.epochs, verbose=0, shuffle=False,
+                                             callbacks=make_callbacks(c, d) + list(callbacks or []), class_weight=d['class_weight'])
+            h = fit(cfg, 0)
+            if cfg.finetune_epochs:            # a transfer model's second phase, as `train` runs it; one history, the best epoch of either phase counts
+                start_fine_tuning(model, cfg, d); h2 = fit(fine_tune_config(cfg), cfg.epochs)
+                h.epoch += h2.epoch; h.history = {k: h.history[k] + h2.history[k] for k in h.history}
         if not all(np.isfinite(h.history['loss'])): raise kt.errors.FailedTrialError(f"NaN/inf loss with {hp.values}")
         secs = self.times[_key(hp)] = time.time() - t0
         h.history['seconds'] = [secs] * len(h.history['loss'])
-        if self.log_path: _log_trial(self.log_path, hp.values, secs)
+        if self.log_path: _log_trial(self.log_path, hp.values, secs, len(h.epoch))
         return h
 
 # %% ../nbs/04_tune.ipynb #61c47325
@@ -232,7 +237,7 @@ def tune(space='seed_cnn', # a space dict or a name in `SPACES`
          tuner:str='random', # 'random', 'hyperband' or 'bayesian'
          max_trials:int=10, # trials to run (Hyperband: its `max_epochs` comes from `epochs`)
          epochs:int|None=None, # fixes the epochs of every trial (unless the space samples them)
-         data:CifarData|None=None, # arrays; default: load `base.data`
+         data:CifarData|FolderData|None=None, # the data; default: load `base.data` (CIFAR, or a folder of your own images)
          base:TrainConfig|None=None, # config for everything the space does not set (data, subset, batch size, ...)
          directory='tuner', # search folder; re-running with the same folder and project resumes
          project_name:str='search', # name of this search inside `directory`
@@ -243,10 +248,9 @@ def tune(space='seed_cnn', # a space dict or a name in `SPACES`
         ):
     "Run (or resume) a keras-tuner search; returns the tuner (see `results`, `best_config`)."
     space, base = _check_args(space, tuner, max_trials, seed, epochs), (base or TrainConfig()).validate()
-    if base.finetune_epochs or 'finetune_epochs' in space:
-        raise ValueError("A search's trials fit one phase: search with finetune_epochs=0, then fine-tune the best config with train "
-                         "(cifar-cnn train --config BEST.json --finetune-epochs N).")
-    if data is None: data = load_cifar(base.dataset, path=base.data, label_mode=base.label_mode, verify=base.verify)
+    if tuner == 'hyperband' and (base.finetune_epochs or 'finetune_epochs' in space):
+        raise ValueError("Hyperband sets each trial's epochs itself, which does not fit two phases: use tuner='random' or 'bayesian' to search with finetune_epochs.")
+    if data is None: data = load_data(base)       # CIFAR's arrays, or an image folder's files
     proj = _open_search(Path(directory)/project_name, overwrite)
     hm = CifarHyperModel(space, base, data, cache_dir=proj)
     hm.log_path = proj/'trials_run.jsonl'
