@@ -32,12 +32,11 @@ def main():
     if r.returncode: raise SystemExit(f"cifar-cnn cv failed ({r.returncode}):\n{r.stdout[-2000:]}\n{r.stderr[-2000:]}")
     print(r.stdout)
     table = json.loads((cv_dir/'cv.json').read_text())
-    from cifar_cnn.core import environment, matmul_peak
+    from cifar_cnn.core import host_info
     row = dict(**key, folds_table={k: v for k, v in table.items() if k.startswith('fold')}, mean=table['mean'], std=table['std'],
                wall_seconds=round(time.time() - t0, 1),
                command='python benchmarks/cross_validation.py --folds ' + str(a.folds) + ' -- ' + ' '.join(targs),
-               date=time.strftime('%Y-%m-%d %H:%M:%S'), environment=environment(),
-               host_matmul_gflops={d: round(matmul_peak(d) / 1e9, 1) for d in ('float32', 'bfloat16')})
+               date=time.strftime('%Y-%m-%d %H:%M:%S'), **host_info())
     print(f"{a.folds}-fold: held-out accuracy {row['mean']['val_accuracy']:.4f} ± {row['std']['val_accuracy']:.4f}, "
           f"test accuracy {row['mean']['test_accuracy']:.4f} ± {row['std']['test_accuracy']:.4f}")
     if not a.no_log:

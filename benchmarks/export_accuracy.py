@@ -14,7 +14,7 @@ from cifar_cnn.data import load_cifar
 from cifar_cnn.models import pretrained, pretrained_dir
 from cifar_cnn.serve import Predictor
 from cifar_cnn.export import export_model, evaluate_export, EXPORT_FILES, calibration_sample
-from cifar_cnn.core import environment
+from cifar_cnn.core import host_info
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -33,7 +33,7 @@ def main():
         rows.append(dict(format=fmt, size_bytes=e['size_bytes'], accuracy=e['accuracy'], images_per_sec=e['images_per_sec'],
                          agree_with_keras=e['agree_with_reference'], export_seconds=round(secs, 1)))
         print(json.dumps(rows[-1]), flush=True)
-    rec = dict(rows=rows, n_test=len(data.y_test), data_source=data.source, environment=environment(), date=time.strftime('%Y-%m-%d %H:%M'),
+    rec = dict(rows=rows, n_test=len(data.y_test), data_source=data.source, **host_info(), date=time.strftime('%Y-%m-%d %H:%M'),
                command='CIFAR_CNN_DATA=../shared/data python benchmarks/export_accuracy.py')
     with open(ROOT/'benchmarks'/'logs'/'export_accuracy.jsonl', 'a') as f: f.write(json.dumps(rec) + '\n')
     md = ["# Exports of the shipped model", "", f"Command: `{rec['command']}`; log: `benchmarks/logs/export_accuracy.jsonl`; "

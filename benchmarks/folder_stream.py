@@ -82,10 +82,9 @@ def main():
         if r.returncode: raise SystemExit(f"{part} failed ({r.returncode}):\n{r.stdout[-2000:]}\n{r.stderr[-3000:]}")
         row.update(json.loads(r.stdout.strip().splitlines()[-1])); print(part, json.dumps(row), flush=True)
     row['pipeline_over_step'] = round(row['pipeline_images_per_sec'] / row['step_images_per_sec'], 1)
-    from cifar_cnn.core import environment, matmul_peak
+    from cifar_cnn.core import host_info
     row.update(command=f'python benchmarks/folder_stream.py --images {a.images} --size {a.size} --model {a.model} --batch-size {a.batch_size} --steps {a.steps}',
-               date=time.strftime('%Y-%m-%d %H:%M:%S'), environment=environment(),
-               host_matmul_gflops={d: round(matmul_peak(d) / 1e9, 1) for d in ('float32', 'bfloat16')})
+               date=time.strftime('%Y-%m-%d %H:%M:%S'), **host_info())
     print(f"{a.images} images at {a.size}x{a.size}: pipeline {row['pipeline_images_per_sec']} images/s (peak RSS {row['pipeline_peak_rss_mb']:.0f} MB), "
           f"{a.model} training step {row['step_images_per_sec']} images/s (peak RSS {row['train_peak_rss_mb']:.0f} MB): "
           f"the pipeline is {row['pipeline_over_step']}x the step")

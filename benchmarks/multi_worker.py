@@ -44,8 +44,8 @@ def main():
     p.add_argument('train_args', nargs=argparse.REMAINDER, help='-- then the cifar-cnn train arguments (without --seed and --out-dir)')
     a = p.parse_args()
     targs = [x for x in a.train_args if x != '--'] or ['--preset', 'fast', '--data', 'sample', '--batch-size', '250', '--epochs', '10']
-    from cifar_cnn.core import environment, matmul_peak
-    host = dict(environment=environment(), host_matmul_gflops={d: round(matmul_peak(d) / 1e9, 1) for d in ('float32', 'bfloat16')})
+    from cifar_cnn.core import host_info
+    host = host_info()
     logged = [json.loads(l) for l in LOG.read_text().splitlines()] if LOG.exists() else []
     rows = []
     for seed in [int(s) for s in a.seeds.split(',')]:

@@ -12,7 +12,7 @@ os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
 import keras
 from cifar_cnn.data import load_cifar, make_dataset
 from cifar_cnn.models import model_summary
-from cifar_cnn.core import environment
+from cifar_cnn.core import host_info
 from cifar_cnn.train import TrainConfig, build_for_training, compile_for_training
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -21,6 +21,7 @@ def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument('--steps', type=int, default=20); p.add_argument('--batch', type=int, default=1024)
     a = p.parse_args()
+    host = host_info()          # the CPU's flags and its measured matmul peaks, first, on an idle CPU
     data = load_cifar()
     cfg = TrainConfig.preset('fast', batch_size=a.batch)
     for policy in ('float32', 'mixed_bfloat16'):
@@ -35,7 +36,7 @@ def main():
         m.predict(x[:1000], batch_size=1000, verbose=0)
         t = time.perf_counter(); m.predict(x, batch_size=1000, verbose=0); inf_s = time.perf_counter() - t
         row = dict(policy=policy, batch=a.batch, train_images_per_sec=round(a.steps * a.batch / train_s, 1),
-                   inference_images_per_sec=round(len(x) / inf_s, 1), flops_per_image=model_summary(m)['flops'], environment=environment())
+                   inference_images_per_sec=round(len(x) / inf_s, 1), flops_per_image=model_summary(m)['flops'], **host)
         print(json.dumps({k: row[k] for k in ('policy', 'train_images_per_sec', 'inference_images_per_sec')}), flush=True)
         with open(ROOT/'benchmarks'/'logs'/'precision_speed.jsonl', 'a') as f: f.write(json.dumps(row) + '\n')
     keras.mixed_precision.set_global_policy('float32')

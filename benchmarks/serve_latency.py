@@ -116,7 +116,8 @@ def main():
     import cv2
     from cifar_cnn.data import load_sample
     from cifar_cnn.serve import Predictor
-    from cifar_cnn.core import environment
+    from cifar_cnn.core import host_info
+    host = host_info()          # the CPU's flags and its measured matmul peaks, before the server starts
     s = load_sample()
     pngs = [cv2.imencode('.png', im[..., ::-1])[1].tobytes() for im in s.x_test[:64]]
     tfs = [json.dumps({'instances': [{'b64': base64.b64encode(b).decode()}]}).encode() for b in pngs]
@@ -165,7 +166,7 @@ def main():
                             p50_ms=pct([r[1] for r in rb], 50)),
                tfserving=tf_row, predictor_images_per_sec=round(len(x) / pred_s, 1), model='pretrained',
                load_generator='threads with keep-alive connections in the benchmark process, on the same cores as the server',
-               environment=environment(), command=cmd, date=time.strftime('%Y-%m-%d %H:%M'))
+               **host, command=cmd, date=time.strftime('%Y-%m-%d %H:%M'))
     print(json.dumps(row, indent=1))
     errs = row['single']['errors'] + row['concurrent']['errors'] + row['batch32']['errors'] + (tf_row['errors'] if tf_row else 0)
     if errs: raise SystemExit(f'{errs} requests failed: not logged')

@@ -15,7 +15,7 @@ from pathlib import Path
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
 import keras, tensorflow as tf
 from cifar_cnn.data import load_cifar, make_dataset
-from cifar_cnn.core import environment
+from cifar_cnn.core import host_info
 from cifar_cnn.train import TrainConfig, Lookahead, build_for_training, compile_for_training
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -27,6 +27,7 @@ def main():
     p.add_argument('--optimizers', default='sgd_airbench', help="TrainConfig optimizers to time, e.g. 'sgd_airbench,muon_airbench'")
     p.add_argument('--hparams', default='{}', help='JSON hyperparameters of the airbench net, e.g. \'{"widths": [128, 256, 320], "residual": true}\'')
     a = p.parse_args()
+    host = host_info()          # the CPU's flags and its measured matmul peaks, first, on an idle CPU
     hp = json.loads(a.hparams)
     data = load_cifar()
     x, y = data.x_train[:49000], data.y_train[:49000]
@@ -53,7 +54,7 @@ def main():
                 fit = a.steps * bs / (time.perf_counter() - t)
                 keras.mixed_precision.set_global_policy('float32')
                 row = dict(policy=policy, batch=bs, optimizer=opt, hparams=hp, params=m.count_params(), input_images_per_sec=round(inp, 1), step_images_per_sec=round(step, 1), fit_images_per_sec=round(fit, 1),
-                           steps=a.steps, environment=environment(), command='CIFAR_CNN_DATA=../shared/data python benchmarks/step_profile.py' + (f" --hparams '{a.hparams}'" if hp else '') + (f' --optimizers {opt}' if opt != 'sgd_airbench' else ''))
+                           steps=a.steps, **host, command='CIFAR_CNN_DATA=../shared/data python benchmarks/step_profile.py' + (f" --hparams '{a.hparams}'" if hp else '') + (f' --optimizers {opt}' if opt != 'sgd_airbench' else ''))
                 print(json.dumps({k: row[k] for k in ('hparams', 'params', 'optimizer', 'policy', 'batch', 'input_images_per_sec', 'step_images_per_sec', 'fit_images_per_sec')}), flush=True)
                 with open(ROOT/'benchmarks'/'logs'/'step_profile.jsonl', 'a') as f: f.write(json.dumps(row) + '\n')
 

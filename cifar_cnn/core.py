@@ -10,7 +10,7 @@ import numpy as np
 
 # %% auto #0
 __all__ = ['atomic_write', 'read_json', 'check_types', 'config_from_dict', 'cpu_flags', 'cpu_has_bf16', 'environment',
-           'matmul_peak', 'softmax', 'eval_batch', 'batch_logits']
+           'matmul_peak', 'host_info', 'softmax', 'eval_batch', 'batch_logits']
 
 # %% ../nbs/00_core.ipynb #05b1afcc
 def atomic_write(path, # destination file
@@ -105,6 +105,12 @@ def matmul_peak(dtype:str='float32', # 'float32' or 'bfloat16'
     for _ in range(reps):
         t = time.perf_counter(); f(a, b).numpy(); best = min(best, time.perf_counter() - t)
     return 2 * n ** 3 / best
+
+# %% ../nbs/00_core.ipynb #61809c3b
+def host_info(n:int=4096, # matrix size for the peaks
+             ) -> dict:
+    "What a benchmark row records about its host: `environment()` and the measured matmul peaks in GFLOP/s (`host_matmul_gflops`, float32 and bfloat16)."
+    return dict(environment=environment(), host_matmul_gflops={d: round(matmul_peak(d, n) / 1e9, 1) for d in ('float32', 'bfloat16')})
 
 # %% ../nbs/00_core.ipynb #bf5375b4
 def softmax(z, # logits (N, classes)
