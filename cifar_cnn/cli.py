@@ -8,7 +8,7 @@ import argparse, json, os, shlex, signal, sys, time
 from pathlib import Path
 import numpy as np
 from . import __version__
-from .data import load_cifar, load_images, is_files, FolderData, DATA_ENV, DataNotFoundError, ChecksumError, CifarDataError, ImageError
+from .data import load_cifar, as_images, FolderData, DATA_ENV, DataNotFoundError, ChecksumError, CifarDataError, ImageError
 
 # %% auto #0
 __all__ = ['build_parser', 'main', 'format_summary', 'data_check', 'config_from_args']
@@ -510,8 +510,7 @@ def _cmd_export(a) -> int:
     model, info = load_model(a.target, safe_mode=not a.unsafe)
     out = Path(a.out) if a.out else (Path(a.target) if Path(a.target).is_dir() else Path('exports'))/'export'/EXPORT_FILES[a.format]
     data = _export_data(a) if (a.format == 'tflite-int8' or not a.no_check) else None
-    cal = calibration_sample(data.x_train, a.calibration) if a.format == 'tflite-int8' else None
-    cal = load_images(cal, data.image_size) if cal is not None and is_files(cal) else cal     # an image folder's: decoded
+    cal = as_images(calibration_sample(data.x_train, a.calibration), data.image_size) if a.format == 'tflite-int8' else None   # a folder's: decoded
     t0 = time.time()
     path = export_model(model, out, a.format, calibration=cal, classes=info.classes)
     print(f"exported {info.name} as {a.format} -> {path} ({time.time() - t0:.1f}s)")

@@ -23,7 +23,7 @@ __all__ = ['CIFAR10_CLASSES', 'CIFAR100_FINE_CLASSES', 'CIFAR100_COARSE_CLASSES'
            'load_batches', 'cifar100_fixture', 'load_tarball', 'ImageError', 'image_size', 'decode_image', 'read_image',
            'write_image_folder', 'load_image_folder', 'keras_datasets_dir', 'download_cifar', 'find_data', 'load_cifar',
            'train_val_split', 'class_balance', 'balanced_weights', 'channel_stats', 'RandomAffine', 'augment_layers',
-           'needs_one_hot', 'is_files', 'make_dataset', 'write_photo_folder', 'load_images', 'scan_folder',
+           'needs_one_hot', 'is_files', 'make_dataset', 'write_photo_folder', 'load_images', 'as_images', 'scan_folder',
            'split_folder', 'FolderData', 'load_folder', 'plot_samples', 'plot_class_balance', 'plot_augmentations']
 
 # %% ../nbs/01_data.ipynb #31594d44
@@ -236,6 +236,8 @@ class CifarData:
 
     @property
     def num_classes(self): return len(self.classes)
+    @property
+    def image_size(self): return self.x_train.shape[1]   # as `FolderData.image_size`: the side of the (square) images
 
     def checksums(self) -> dict:
         "sha256 of each array's raw bytes (labels as the uint8 CIFAR stores them when they fit)."
@@ -1111,6 +1113,12 @@ def write_photo_folder(data:CifarData, # images to write (the sample's, say)
     return root
 
 # %% ../nbs/01_data.ipynb #e6b0f026
+@functools.cache
+def _decode_pool(threads:int):
+    "One thread pool per size, made once: `load_images` runs for every batch of a streamed folder."
+    from concurrent.futures import ThreadPoolExecutor
+    return ThreadPoolExecutor(threads)
+
 def _resized(im:np.ndarray, size:int) -> np.ndarray:
     "`im` resized to `size` × `size` (area interpolation when shrinking, bilinear when growing)."
     import cv2
@@ -1122,12 +1130,17 @@ def load_images(files, # image file paths (str, bytes or `Path`)
                 threads:int|None=None, # decoding threads (default: one per CPU)
                ) -> np.ndarray:
     "Decode image files to uint8 RGB `(N, size, size, 3)`, several at a time; `ImageError` names a file that does not decode."
-    from concurrent.futures import ThreadPoolExecutor
     files = [f.decode() if isinstance(f, bytes) else str(f) for f in np.ravel(np.asarray(files, dtype=object))]
     out = np.empty((len(files), size, size, 3), np.uint8)
     def one(i): out[i] = _resized(read_image(files[i], size=None), size)
-    with ThreadPoolExecutor(min(threads or os.cpu_count() or 1, max(len(files), 1))) as ex: list(ex.map(one, range(len(files))))
+    list(_decode_pool(threads or os.cpu_count() or 1).map(one, range(len(files))))
     return out
+
+def as_images(x, # images, or image file paths
+              size:int, # with paths: the size to decode them at
+             ) -> np.ndarray:
+    "`x` itself when it holds images; file paths decoded by `load_images`."
+    return load_images(x, size) if is_files(x) else x
 
 # %% ../nbs/01_data.ipynb #185dda61
 FOLDER_SPLITS = ('train', 'val', 'test')
@@ -1139,11 +1152,10 @@ def _class_files(d:Path) -> dict:
 
 def _unreadable(files:list, threads:int|None=None) -> dict:
     "`{file: why}` for the files that do not decode to an image."
-    from concurrent.futures import ThreadPoolExecutor
     def check(f):
         try: read_image(f, size=None)
         except (CifarDataError, OSError) as e: return f, str(e).replace(f + ': ', '').replace(f, Path(f).name)
-    with ThreadPoolExecutor(threads or os.cpu_count() or 1) as ex: return dict(r for r in ex.map(check, files) if r)
+    return dict(r for r in _decode_pool(threads or os.cpu_count() or 1).map(check, files) if r)
 
 # %% ../nbs/01_data.ipynb #863b44b6
 def _layout(root:Path) -> dict:

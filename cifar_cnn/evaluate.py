@@ -17,7 +17,7 @@ from fastcore.basics import patch
 from scipy.optimize import minimize_scalar
 from sklearn import metrics as skm
 from .core import atomic_write, softmax, batch_logits
-from .data import CifarData, load_images, is_files, validate_arrays, CifarDataError, CIFAR100_FINE_CLASSES, CIFAR100_COARSE_CLASSES, coarse_labels
+from .data import CifarData, as_images, validate_arrays, CifarDataError, CIFAR100_FINE_CLASSES, CIFAR100_COARSE_CLASSES, coarse_labels
 from .models import load_trained
 from .train import TrainConfig, split_data
 
@@ -502,7 +502,7 @@ def evaluate_run(run_dir, # a run directory made by `train`
     if not (run_dir/'model.keras').exists(): raise FileNotFoundError(f"{run_dir} has no model.keras: is it a run directory?")
     cfg = TrainConfig.load(run_dir/'config.json')
     data, _, _, xval, yval = split_data(cfg, data, run_dir=run_dir)      # the validation split training held out (an image folder's from split.json)
-    xval = load_images(xval, data.image_size) if is_files(xval) else xval
+    xval = as_images(xval, data.image_size)
     model = load_trained(run_dir)
     probs = predict(model, data.x_test, tta)
     rep = report_from_probs(probs, data.y_test, data.classes, tta)

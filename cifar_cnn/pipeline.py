@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import matplotlib.pyplot as plt
 from .core import atomic_write, config_from_dict, read_json
-from .data import load_cifar, load_images, is_files, plot_samples, plot_class_balance, CifarData
+from .data import load_cifar, load_images, is_files, as_images, plot_samples, plot_class_balance, CifarData
 from .models import load_trained
 from .train import TrainConfig, train, split_data, load_data, worker_role
 from .evaluate import evaluate_run, predict
@@ -134,8 +134,7 @@ def step_export(run:Path, # a run directory `train` has finished
     "Export the run's model in each format and measure each export against the Keras model on the test set."
     model, cfg, d = _trained(run, data)
     ref = Predictor(model, classes=d.classes).probabilities(d.x_test)
-    cal = calibration_sample(d.x_train, seed=cfg.seed)
-    cal = load_images(cal, d.image_size) if is_files(cal) else cal      # an image folder's: decoded
+    cal = as_images(calibration_sample(d.x_train, seed=cfg.seed), d.image_size)      # an image folder's: decoded
     rows = [dict(format='keras', path='model.keras', size_bytes=(run/'model.keras').stat().st_size, accuracy=float((ref.argmax(1) == d.y_test).mean()), agree_with_keras=1.0)]
     for f in formats:
         path = export_model(model, run/'export'/EXPORT_FILES[f], f, calibration=cal, classes=d.classes)
