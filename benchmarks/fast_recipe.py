@@ -10,7 +10,7 @@ CPU name have differed 1.5x in speed, so a run's time means little without it); 
 interrupted run resumes from its last epoch (run directories under runs/bench/, git-ignored). The summary (mean ± std
 over the runs in the log that trained the preset as it is defined now) is printed and written to benchmarks/<tag>.md.
 """
-import argparse, json, os, time
+import argparse, json, os, shlex, time
 from pathlib import Path
 import numpy as np
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
@@ -43,9 +43,10 @@ def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument('--preset', default='fast'); p.add_argument('--seeds', default='0')
     p.add_argument('--set', action='append', default=[], metavar='FIELD=JSON', help='override a TrainConfig field (recorded in the log)')
+    p.add_argument('--tag', default=None, help='name of the log and summary (default: the preset and the overrides)')
     a = p.parse_args()
     over = {k: json.loads(v) for k, v in (s.split('=', 1) for s in a.set)}
-    tag = a.preset + ''.join(f'_{k}{v}' for k, v in over.items()).replace(' ', '')
+    tag = a.tag or a.preset + ''.join(f'_{k}{v}' for k, v in over.items()).replace(' ', '')
     log = ROOT/'benchmarks'/'logs'/f'{tag}.jsonl'
     logged = [json.loads(l) for l in log.read_text().splitlines()] if log.exists() else []
     spec = TrainConfig.preset(a.preset, **over)
@@ -64,7 +65,7 @@ def main():
         row = dict(preset=a.preset, overrides=over, seed=seed, **{k: met[k] for k in ('test_accuracy', 'epochs', 'train_seconds', 'images_per_sec',
                    'n_train', 'n_test', 'params', 'flops', 'environment')}, **tta, wall_seconds=round(time.time() - t0, 1), host_matmul_gflops=peak, config=cfg.to_dict(),
                    command=f"CIFAR_CNN_DATA=../shared/data python benchmarks/fast_recipe.py --preset {a.preset} --seeds {seed}"
-                           + ''.join(f" --set {k}={json.dumps(v)}" for k, v in over.items()))
+                           + ''.join(" --set " + shlex.quote(f"{k}={json.dumps(v)}") for k, v in over.items()) + (f" --tag {a.tag}" if a.tag else ''))
         print(json.dumps({k: row[k] for k in ('seed', 'test_accuracy', 'tta_flip', 'tta_flip_translate', 'train_seconds')}), flush=True)
         with open(log, 'a') as f: f.write(json.dumps(row) + '\n')
         rows.append(row)

@@ -156,7 +156,7 @@ def _config_flags(t:argparse.ArgumentParser, # the `train` or `cv` parser
                  ) -> argparse.ArgumentParser:
     "The flags that make a `TrainConfig`: `--config` or `--preset`, then one flag per field of `_TRAIN_FLAGS`, the teachers and `--hparam`."
     t.add_argument('--config', help='TrainConfig JSON file to start from')
-    t.add_argument('--preset', default=None, help="start from a preset: fast (airbench94-style) or accurate (wider, cutout)")
+    t.add_argument('--preset', default=None, help="start from a preset: fast (airbench94-style), fast8 (airbench94_muon's 8 epochs) or accurate (wider, cutout)")
     t.add_argument('--alt-flip', action='store_true', help="airbench's alternating flip instead of a random one")
     t.add_argument('--no-verify', action='store_true', help="don't check CIFAR pickles against the published checksums (your own pickles)")
     for k, typ in _TRAIN_FLAGS.items(): t.add_argument('--' + k.replace('_', '-'), dest=k, type=typ, default=None, help=_TRAIN_HELP.get(k))
@@ -318,7 +318,7 @@ def _cmd_evaluate(a) -> int:
     if a.json: print(rep.to_json()); return 0
     print(f"accuracy {rep.accuracy:.4f}  top-5 {rep.top5_accuracy:.4f}  macro F1 {rep.f1_macro:.4f}  log loss {rep.log_loss:.4f}  "
           f"ECE {rep.ece:.4f}  ({rep.n} test images, TTA {rep.tta or 'none'})")
-    if 'temperature' in rep.extra:
+    if rep.extra.get('temperature'):   # None: the run held out no validation split (val_frac=0)
         t = rep.extra['temperature']
         print(f"temperature scaling: T={t['temperature']:.3f}, ECE {t['ece_before']:.4f} -> {t['ece_after']:.4f}")
     if Path(a.target).is_dir(): print(f"report: {Path(a.target)/('eval' if a.tta is None else 'eval_' + a.tta)}.md")
@@ -384,7 +384,7 @@ def _add_run(sub) -> argparse.ArgumentParser:
     q.add_argument('--dataset', default=None, help='cifar10 (default) or cifar100')
     q.add_argument('--label-mode', default=None, help="CIFAR-100: fine (100 classes, default) or coarse (20 superclasses)")
     q.add_argument('--no-verify', action='store_true', help="don't check CIFAR pickles against the published checksums (your own pickles)")
-    q.add_argument('--preset', default=None, help="training preset: auto (default: 'sample' on the sample, else 'fast'), sample, fast, accurate")
+    q.add_argument('--preset', default=None, help="training preset: auto (default: 'sample' on the sample, else 'fast'), sample, fast, fast8, accurate")
     q.add_argument('--epochs', type=int, default=None, help="override the preset's epochs")
     q.add_argument('--image-size', type=int, default=None, help='with a folder of your own images: the size (pixels, square) they are resized to (default 32)')
     q.add_argument('--tta', default=None, choices=['none', 'flip', 'flip_translate'], help='test-time augmentation also evaluated (default flip_translate)')

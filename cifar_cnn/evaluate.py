@@ -506,7 +506,7 @@ def evaluate_run(run_dir, # a run directory made by `train`
     model = load_trained(run_dir)
     probs = predict(model, data.x_test, tta)
     rep = report_from_probs(probs, data.y_test, data.classes, tta)
-    rep.extra['temperature'] = temperature_report(model, xval, yval, data.x_test, data.y_test, tta)
+    rep.extra['temperature'] = temperature_report(model, xval, yval, data.x_test, data.y_test, tta) if len(yval) else None   # val_frac=0: nothing to fit T on
     rep.save(run_dir, 'eval' if tta is None else f'eval_{tta}')
     if plots:
         mistakes = misclassified(probs, data.y_test)[:16]

@@ -52,7 +52,7 @@ class _JSONConfig:
         "A copy with some fields changed (validated)."
         return dataclasses.replace(self, **kw).validate()
 
-# %% ../nbs/03_train.ipynb #50038a6c
+# %% ../nbs/03_train.ipynb #1abf96dd
 def _airbench(lr=11.5, # airbench's learning rate per 1024 examples (PyTorch summed loss, decoupled from momentum)
               wd=0.0153, # airbench's weight decay per 1024 examples, decoupled from the learning rate
              ) -> dict:
@@ -61,8 +61,24 @@ def _airbench(lr=11.5, # airbench's learning rate per 1024 examples (PyTorch sum
     return dict(model='airbench', batch_size=1024, optimizer='sgd_airbench', lr=mlr, momentum=0.85, nesterov=True,
                 weight_decay=wd / (1 + 1 / (1 - 0.85)) / mlr, bias_lr_scale=64.0, schedule='warmup_linear', warmup=0.23,
                 warmup_start=0.2, label_smoothing=0.2, augment='airbench', lookahead=True, select='last', val_frac=0.02)
+
+
+# %% ../nbs/03_train.ipynb #7fb1fe4a
+def _airbench_muon(batch=2000, # images per step
+                   head_lr=0.67, # airbench94_muon's SGD learning rate of the head (PyTorch summed loss)
+                   bias_lr=0.053, # its learning rate of the BatchNorm and whitening biases
+                   wd=2e-6, # its weight decay per image of the batch
+                  ) -> dict:
+    "airbench94_muon's hyperparameters in this library's terms (Keras mean loss): Muon on the conv kernels, SGD-Nesterov for the rest, all 50,000 images."
+    lr = head_lr * batch          # a summed loss's gradient is `batch`× the mean loss's
+    return dict(_airbench(), batch_size=batch, optimizer='muon_airbench', lr=lr, bias_lr_scale=bias_lr / head_lr, weight_decay=wd * batch / lr,
+                muon_lr=0.24, muon_momentum=0.6, warmup=0.0, lookahead=False, alt_flip=True, whiten_bias_epochs=3, hparams=dict(head_scale=1 / 256), val_frac=0.0)
+
+
+# %% ../nbs/03_train.ipynb #50038a6c
 PRESETS = {
     'fast': dict(_airbench(), epochs=18, mixed_precision='auto'),
+    'fast8': dict(_airbench_muon(), epochs=8, mixed_precision='auto'),
     # airbench96's net (3 convs per block, residual) at widths that ship in <= 10 MB of float16, its lr, decay and augmentation
     'accurate': dict(_airbench(lr=9.0, wd=0.012), hparams=dict(widths=[128, 256, 320], residual=True), epochs=36, augment='airbench96',
                      alt_flip=True, mixed_precision='auto'),
@@ -202,7 +218,9 @@ def _check_recipe(c):
     if c.select not in ('best', 'last'): _bad(c, 'select', "must be 'best' or 'last'")
     if c.class_weight not in (None, 'balanced'): _bad(c, 'class_weight', "must be None or 'balanced'")
     if not 0 <= c.label_smoothing < 1: _bad(c, 'label_smoothing', "must be in [0, 1)")
-    if not 0 < c.val_frac < 1: _bad(c, 'val_frac', "must be in (0, 1)")
+    if not 0 <= c.val_frac < 1: _bad(c, 'val_frac', "must be in [0, 1): 0 trains on every training image, with no validation split")
+    if c.val_frac == 0 and not c.folds and (c.select == 'best' or c.patience or c.schedule == 'plateau'):   # each needs a validation accuracy
+        _bad(c, 'val_frac', "0 leaves no validation split to pick the best epoch, stop early or reduce the lr on: use select='last', no patience, another schedule")
     if not isinstance(c.hparams, dict): _bad(c, 'hparams', "must be a dict")
     if not isinstance(c.whiten_bias_epochs, int) or c.whiten_bias_epochs < 0: _bad(c, 'whiten_bias_epochs', "must be an integer >= 0")
     if c.whiten_bias_epochs and c.model != 'airbench': _bad(c, 'whiten_bias_epochs', f"needs a model with a whitening stem ('airbench'), not {c.model!r}")
@@ -389,6 +407,7 @@ def load_data(config:TrainConfig, # uses data, dataset, label_mode, verify, imag
     "The run's data: a `FolderData` when `config.data` is a folder of class folders (not CIFAR in one of its forms), else `load_cifar`'s arrays."
     p = Path(config.data).expanduser() if config.data not in (None, 'sample') else None
     if p is not None and p.is_dir() and (found := find_data(p, config.dataset)) in (None, ('images', p)):
+        if not config.val_frac: raise ValueError("val_frac=0 (no validation split) is for CIFAR; an image folder's split needs a val_frac in (0, 1).")
         return load_folder(p, config.image_size or 32, config.val_frac, config.seed)
     return load_cifar(config.dataset, path=config.data, label_mode=config.label_mode, verify=config.verify)
 
@@ -417,6 +436,7 @@ def split_data(config:TrainConfig, # uses dataset, data, label_mode, verify, ima
                          "(a transfer model upsizes inside: its hparams' image_size).")
     data = data.subset(config.subset, config.test_subset, seed=config.seed)
     if config.folds: return (data, *kfold_split(data.x_train, data.y_train, config.folds, config.fold, seed=config.seed))
+    if not config.val_frac: return data, data.x_train, data.y_train, data.x_train[:0], data.y_train[:0]   # every image trains
     return (data, *train_val_split(data.x_train, data.y_train, config.val_frac, seed=config.seed))
 
 # %% ../nbs/03_train.ipynb #82391979
@@ -477,7 +497,7 @@ def prepare_data(config:TrainConfig, # uses dataset, data, label_mode, subset, t
     train_ds = make_dataset(xtr, ytr, config.batch_size, shuffle=True, augment=config.augment, num_classes=n, one_hot=one_hot,
                             seed=config.seed, drop_remainder=True, flip_phase=flip_phase if config.alt_flip else None, targets=targets, epoch=epoch,
                             image_size=size)
-    val_ds = make_dataset(xval, yval, max(config.batch_size, 256) if not size else config.batch_size, num_classes=n, one_hot=one_hot, image_size=size)
+    val_ds = None if not len(yval) else make_dataset(xval, yval, max(config.batch_size, 256) if not size else config.batch_size, num_classes=n, one_hot=one_hot, image_size=size)
     return dict(data=data, image_size=size or 32, train=train_ds, val=val_ds, x_train=xtr, y_train=ytr, x_val=xval, y_val=yval, targets=targets,
                 x_test=data.x_test, y_test=data.y_test, num_classes=n, one_hot=one_hot,
                 steps_per_epoch=len(xtr) // config.batch_size, balance=class_balance(ytr, data.classes),
@@ -645,9 +665,9 @@ class EpochLog(keras.callbacks.Callback):
         logs['lr'] = current_lr(self.model.optimizer)
         logs['seconds'] = time.time() - self.t0
         if not self.quiet:
+            val = (f"val_loss {logs['val_loss']:.4f}  val_acc {logs.get('val_accuracy', float('nan')):.4f}" if 'val_loss' in logs else 'no validation split')
             print(f"epoch {epoch + 1:>3}/{self.epochs}  loss {logs.get('loss', float('nan')):.4f}  acc {logs.get('accuracy', float('nan')):.4f}  "
-                  f"val_loss {logs.get('val_loss', float('nan')):.4f}  val_acc {logs.get('val_accuracy', float('nan')):.4f}  "
-                  f"lr {logs['lr']:.3g}  {logs['seconds']:.1f}s", flush=True)
+                  f"{val}  lr {logs['lr']:.3g}  {logs['seconds']:.1f}s", flush=True)
 
 # %% ../nbs/03_train.ipynb #f979a0d1
 def atomic_save_model(model:keras.Model, path) -> Path:
@@ -926,7 +946,8 @@ def plot_history(h, # a run's history (`read_history`)
     fig, axs = plt.subplots(1, 3, figsize=(11, 2.8))
     ep = h['epoch'] + 1
     for ax, k in zip(axs[:2], ('loss', 'accuracy')):
-        ax.plot(ep, h[k], 'o-', label='train'); ax.plot(ep, h[f'val_{k}'], 'o-', label='validation')
+        ax.plot(ep, h[k], 'o-', label='train')
+        if f'val_{k}' in h: ax.plot(ep, h[f'val_{k}'], 'o-', label='validation')   # val_frac=0: none
         ax.set_xlabel('epoch'); ax.set_title(k); ax.legend(fontsize=7)
     axs[2].plot(ep, h['lr'], 'o-'); axs[2].set_xlabel('epoch'); axs[2].set_title('learning rate (end of epoch)')
     fig.suptitle(title, fontsize=9); fig.tight_layout()
@@ -948,7 +969,7 @@ def training_data(config:TrainConfig, # the run's config
     ep, alt = EpochVariable(), AlternatingFlip() if config.alt_flip else None
     d = prepare_data(config, data, flip_phase=alt.phase if alt else None, cache_dir=cache_dir, epoch=ep.var)
     d['feeds'] = [ep] + ([alt] if alt else [])
-    d['train'], d['val'] = (d[k].with_options(_shard_by_data()) for k in ('train', 'val'))   # with several workers: each takes its part of every batch
+    d['train'], d['val'] = (d[k] and d[k].with_options(_shard_by_data()) for k in ('train', 'val'))   # with several workers: each takes its part of every batch
     return d
 
 # %% ../nbs/03_train.ipynb #fa613b98
@@ -1058,7 +1079,8 @@ def _fit(config, data, run_dir, resuming, verbose, quiet, callbacks, chief:bool=
         if config.select == 'last':
             atomic_save_model(model, run_dir/'model.keras')
             last = read_history(run_dir).iloc[-1]
-            atomic_write(run_dir/'best.json', json.dumps(dict(epoch=int(last['epoch']), val_accuracy=float(last['val_accuracy']))))
+            va = float(last.get('val_accuracy', math.nan))                # NaN: val_frac=0 held out no validation split
+            atomic_write(run_dir/'best.json', json.dumps(dict(epoch=int(last['epoch']), val_accuracy=None if math.isnan(va) else va)))
         best = keras.models.load_model(run_dir/'model.keras')         # BestCheckpoint or select='last' wrote it; outside any cluster
         test_ds = make_dataset(d['x_test'], d['y_test'], eval_batch(d['x_test'].shape[1:]), num_classes=d['num_classes'], one_hot=d['one_hot'])
         test_loss, test_acc = best.evaluate(test_ds, verbose=0)

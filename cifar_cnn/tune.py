@@ -250,6 +250,7 @@ def tune(space='seed_cnn', # a space dict or a name in `SPACES`
     space, base = _check_args(space, tuner, max_trials, seed, epochs), (base or TrainConfig()).validate()
     if tuner == 'hyperband' and (base.finetune_epochs or 'finetune_epochs' in space):
         raise ValueError("Hyperband sets each trial's epochs itself, which does not fit two phases: use tuner='random' or 'bayesian' to search with finetune_epochs.")
+    if not base.val_frac and not base.folds: raise ValueError("tune scores each trial on the validation split: give base a val_frac in (0, 1) (0 holds out none).")
     if data is None: data = load_data(base)       # CIFAR's arrays, or an image folder's files
     proj = _open_search(Path(directory)/project_name, overwrite)
     hm = CifarHyperModel(space, base, data, cache_dir=proj)
