@@ -90,7 +90,7 @@ def main():
     onednn = sum(per.values())
     ips = 1000 * timed['batch'] / timed['step_ms']
     achieved = 3 * timed['forward_flops_per_image'] * ips / 1e9          # training ≈ forward + 2× backward
-    row = dict(preset=a.preset, overrides=a.set, policy=a.policy, isa=a.isa, batch=timed['batch'], params=timed['params'],
+    row = dict(train_preset=a.preset, train_overrides={k: json.loads(v) for k, v in (o.split('=', 1) for o in a.set)}, policy=a.policy, isa=a.isa, batch=timed['batch'], params=timed['params'],
                forward_mflops_per_image=round(timed['forward_flops_per_image'] / 1e6, 1), step_ms=round(timed['step_ms'], 1),
                images_per_sec=round(ips, 1), train_gflops=round(achieved, 1), matmul_gflops=timed['matmul_gflops'],
                share_of_peak=round(achieved / timed['matmul_gflops'], 3),
