@@ -146,10 +146,12 @@ _TRAIN_FLAGS = dict(name=str, model=str, data=str, dataset=str, label_mode=str, 
                     optimizer=str, lr=float, muon_lr=float, weight_decay=float, schedule=str, warmup=float, label_smoothing=float,
                     augment=str, mixed_precision=str, jit_compile=str, val_frac=float, patience=int, whiten_bias_epochs=int, seed=int, out_dir=str,
                     init_from=str, distill=float, finetune_epochs=int, unfreeze_layers=int, finetune_lr_scale=float, class_weight=str,
-                    image_size=int)
+                    image_size=int, select=str)
 _TRAIN_HELP = {'data': "CIFAR data (a file or folder), a folder of your own images (FOLDER/<class>/*, or FOLDER/train|val|test/<class>/*), or 'sample'",
                'image_size': 'with a folder of images: the size (pixels, square) they are resized to (default 32)',
-               'subset': 'train on a stratified subset of this many training images', 'augment': "augmentation policy, or 'none'"}
+               'subset': 'train on a stratified subset of this many training images', 'augment': "augmentation policy, or 'none'",
+               'val_frac': 'share of the training images held out for validation (0: none, with --select last)',
+               'select': "the model kept: 'best' (by validation accuracy) or 'last' (the last epoch)"}
 
 # %% ../nbs/11_cli.ipynb #48bc6fc0
 def _config_flags(t:argparse.ArgumentParser, # the `train` or `cv` parser
