@@ -72,7 +72,8 @@ def _airbench_muon(batch=2000, # images per step
     "airbench94_muon's hyperparameters in this library's terms (Keras mean loss): Muon on the conv kernels, SGD-Nesterov for the rest, all 50,000 images."
     lr = head_lr * batch          # a summed loss's gradient is `batch`× the mean loss's
     return dict(_airbench(), batch_size=batch, optimizer='muon_airbench', lr=lr, bias_lr_scale=bias_lr / head_lr, weight_decay=wd * batch / lr,
-                muon_lr=0.24, muon_momentum=0.6, warmup=0.0, lookahead=False, alt_flip=True, whiten_bias_epochs=3, hparams=dict(head_scale=1 / 256), val_frac=0.0)
+                muon_lr=0.24, muon_momentum=0.6, warmup=0.0, lookahead=False, alt_flip=True, whiten_bias_epochs=3,
+                hparams=dict(head_scale=1 / 256), val_frac=0.0)
 
 
 # %% ../nbs/03_train.ipynb #50038a6c
