@@ -15,10 +15,11 @@ from .core import atomic_write
 
 # %% auto #0
 __all__ = ['CIFAR10_MEAN', 'CIFAR10_STD', 'MODELS', 'ACTIVATIONS', 'MIN_IMAGE_SIZE', 'ModelEntry', 'register_model',
-           'validate_hparams', 'build_model', 'seed004_baseline', 'seed004_benchmark', 'seed002_cnn', 'seed001_gap',
-           'resnet_cifar', 'resnet9', 'dirac_init', 'airbench', 'init_whitening', 'last_conv_layer', 'model_summary',
-           'CaffePreprocess', 'WeightsNotFoundError', 'unfreeze', 'list_models', 'pretrained_dir', 'save_weights_npz',
-           'load_weights_npz', 'pretrained', 'ModelSourceError', 'resolve_model', 'load_keras_file', 'load_trained']
+           'validate_hparams', 'build_model', 'gelu_f32', 'GELU', 'seed004_baseline', 'seed004_benchmark',
+           'seed002_cnn', 'seed001_gap', 'resnet_cifar', 'resnet9', 'dirac_init', 'airbench', 'init_whitening',
+           'last_conv_layer', 'model_summary', 'CaffePreprocess', 'WeightsNotFoundError', 'unfreeze', 'list_models',
+           'pretrained_dir', 'save_weights_npz', 'load_weights_npz', 'pretrained', 'ModelSourceError', 'resolve_model',
+           'load_keras_file', 'load_trained']
 
 # %% ../nbs/02_models.ipynb #014a5fe7
 CIFAR10_MEAN = (125.31, 122.95, 113.87)  # per-channel mean of the original CIFAR-10 training set, in pixels
@@ -92,6 +93,30 @@ def build_model(name:str='airbench', # a key of `MODELS` (see `list_models()`)
     m.hparams = hp
     return m
 
+# %% ../nbs/02_models.ipynb #aff540ce
+@keras.ops.custom_gradient
+def gelu_f32(x):
+    "Exact GELU `x·Φ(x)`, computed in float32 whatever `x`'s dtype, with its derivative written out."
+    xf = keras.ops.cast(x, 'float32')
+    cdf = 0.5 * (1.0 + keras.ops.erf(xf * (1 / math.sqrt(2))))
+    def grad(*args, upstream=None):
+        dy = keras.ops.cast(args[0] if upstream is None else upstream, 'float32')
+        pdf = keras.ops.exp(-0.5 * keras.ops.square(xf)) * (1 / math.sqrt(2 * math.pi))
+        return keras.ops.cast(dy * (cdf + xf * pdf), x.dtype)
+    return keras.ops.cast(xf * cdf, x.dtype), grad
+
+@keras.saving.register_keras_serializable('cifar_cnn')
+class GELU(L.Activation):
+    "`Activation('gelu')` (exact) that trains through `gelu_f32`."
+    def __init__(self, **kwargs): kwargs.pop('activation', None); super().__init__('gelu', **kwargs)
+    def call(self, x, training=None): return gelu_f32(x) if training else keras.activations.gelu(x, approximate=False)
+
+def _act(activation:str, # a Keras activation name
+         name:str): # the layer's name
+    "The activation layer `name`: `GELU` for 'gelu', else `L.Activation`."
+    return GELU(name=name) if activation == 'gelu' else L.Activation(activation, name=name)
+
+
 # %% ../nbs/02_models.ipynb #3c24d70c
 def _inputs(input_shape, name='image'):
     "Input of raw pixels and its normalisation to zero mean, unit variance per channel."
@@ -105,7 +130,7 @@ def _conv_bn_act(x, filters, name, kernel=3, activation='relu', l2=0.0, bn=True,
     "Conv (no bias when BN follows) → BN → activation, layers named `<name>`, `<name>_bn`, `<name>_act`."
     x = L.Conv2D(filters, kernel, strides=strides, padding='same', use_bias=not bn, kernel_regularizer=_reg(l2), name=name)(x)
     if bn: x = L.BatchNormalization(name=f'{name}_bn')(x)
-    return L.Activation(activation, name=f'{name}_act')(x)
+    return _act(activation, f'{name}_act')(x)
 
 def _head(x, num_classes, name='logits', l2=0.0):
     "The final linear layer, producing logits (`float32` even under mixed precision)."
@@ -168,7 +193,7 @@ def _basic_block(x, filters, name, strides, activation, l2):
     if strides != 1 or x.shape[-1] != filters:
         x = L.Conv2D(filters, 1, strides=strides, use_bias=False, kernel_regularizer=_reg(l2), name=f'{name}_shortcut')(x)
         x = L.BatchNormalization(name=f'{name}_shortcut_bn')(x)
-    return L.Activation(activation, name=f'{name}_out')(L.Add(name=f'{name}_add')([x, y]))
+    return _act(activation, f'{name}_out')(L.Add(name=f'{name}_add')([x, y]))
 
 # %% ../nbs/02_models.ipynb #37a2286c
 @register_model('resnet20', "ResNet-20 for CIFAR (3 stages × n basic blocks, 16/32/64 filters; depth=6n+2 gives ResNet-32/56/110)",
@@ -237,13 +262,13 @@ def _airbench_block(x, # input tensor
     x = conv(1)(x)
     x = L.MaxPooling2D(name=f'block{b}_pool')(x)
     x = bn(1)(x)
-    x = x0 = L.Activation(activation, name=f'block{b}_act1')(x)
+    x = x0 = _act(activation, f'block{b}_act1')(x)
     x = bn(2)(conv(2)(x))
-    x = L.Activation(activation, name=f'block{b}_act2')(x)
+    x = _act(activation, f'block{b}_act2')(x)
     if residual:   # airbench96: a third conv, and a shortcut around the last two
         x = bn(3)(conv(3)(x))
         x = L.Add(name=f'block{b}_add')([x, x0])
-        x = L.Activation(activation, name=f'block{b}_act3')(x)
+        x = _act(activation, f'block{b}_act3')(x)
     return x
 
 # %% ../nbs/02_models.ipynb #010cdbfc
@@ -260,7 +285,7 @@ def airbench(num_classes, input_shape, width, widths, activation, bn_momentum, h
     w = [int(f * width) for f in widths]
     inp, x = _inputs(input_shape)
     x = L.Conv2D(24, 2, padding='valid', use_bias=True, trainable=False, name='whiten')(x)
-    x = L.Activation(activation, name='whiten_act')(x)
+    x = _act(activation, 'whiten_act')(x)
     for b, f in enumerate(w, 1): x = _airbench_block(x, f, b, activation, bn_momentum, l2, residual)
     x = L.GlobalMaxPooling2D(name='pool')(x)
     x = L.Dense(num_classes, use_bias=False, kernel_regularizer=_reg(l2), dtype='float32', name='logits_unscaled')(x)
