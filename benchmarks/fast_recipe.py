@@ -10,7 +10,7 @@ CPU name have differed 1.5x in speed, so a run's time means little without it); 
 interrupted run resumes from its last epoch (run directories under runs/bench/, git-ignored). The summary (mean ± std
 over the runs in the log that trained the preset as it is defined now) is printed and written to benchmarks/<tag>.md.
 """
-import argparse, json, os, shlex, time
+import argparse, json, os, shlex, subprocess, time
 from pathlib import Path
 import numpy as np
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
@@ -64,6 +64,7 @@ def main():
         tta = {f'tta_{t}': float(np.mean(predict(model, data.x_test, t).argmax(1) == data.y_test)) for t in ('flip', 'flip_translate')}
         row = dict(preset=a.preset, overrides=over, seed=seed, **{k: met[k] for k in ('test_accuracy', 'epochs', 'train_seconds', 'images_per_sec',
                    'n_train', 'n_test', 'params', 'flops', 'environment')}, **tta, wall_seconds=round(time.time() - t0, 1), host_matmul_gflops=peak, config=cfg.to_dict(),
+                   commit=subprocess.run(['git', 'describe', '--always', '--dirty'], cwd=ROOT, capture_output=True, text=True).stdout.strip() or None,
                    command=f"CIFAR_CNN_DATA=../shared/data python benchmarks/fast_recipe.py --preset {a.preset} --seeds {seed}"
                            + ''.join(" --set " + shlex.quote(f"{k}={json.dumps(v)}") for k, v in over.items()) + (f" --tag {a.tag}" if a.tag else ''))
         print(json.dumps({k: row[k] for k in ('seed', 'test_accuracy', 'tta_flip', 'tta_flip_translate', 'train_seconds')}), flush=True)

@@ -98,6 +98,7 @@ def main():
                by_kind={k: round(v, 1) for k, v in sorted(kinds.items(), key=lambda kv: -kv[1])},
                top_primitives=[dict(kind=k, impl=i, prop=pr, ms=round(v, 2)) for (k, i, pr), v in sorted(per.items(), key=lambda kv: -kv[1])[:12]],
                environment=environment(), steps=a.steps,
+               commit=subprocess.run(['git', 'describe', '--always', '--dirty'], cwd=ROOT, capture_output=True, text=True).stdout.strip() or None,
                command='CIFAR_CNN_DATA=../shared/data python benchmarks/step_breakdown.py' + (f' --isa {a.isa}' if a.isa != 'default' else '')
                        + f' --policy {a.policy}' + (f' --preset {a.preset}' if a.preset != 'fast' else '') + ''.join(f" --set '{s}'" for s in a.set))
     print(json.dumps(row, indent=1), flush=True)
