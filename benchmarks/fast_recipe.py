@@ -39,12 +39,19 @@ def summary(rows, preset):
                   f"TTA flip+translate {ms(acc['tta_flip_translate'])}; training time {ms(acc['train_seconds'], 1)} s."]
     return '\n'.join(lines) + '\n'
 
+def code_commit():
+    "The commit the library and benchmarks run from, '-dirty' if tracked files other than the logs differ from it (read at start)."
+    git = lambda *a: subprocess.run(['git', *a], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+    rev = git('rev-parse', '--short', 'HEAD')
+    return rev + ('-dirty' if git('status', '--porcelain', '--untracked-files=no', '--', '.', ':(exclude)benchmarks/logs', ':(exclude)benchmarks/*.md') else '') if rev else None
+
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument('--preset', default='fast'); p.add_argument('--seeds', default='0')
     p.add_argument('--set', action='append', default=[], metavar='FIELD=JSON', help='override a TrainConfig field (recorded in the log)')
     p.add_argument('--tag', default=None, help='name of the log and summary (default: the preset and the overrides)')
     a = p.parse_args()
+    commit = code_commit()
     over = {k: json.loads(v) for k, v in (s.split('=', 1) for s in a.set)}
     tag = a.tag or a.preset + ''.join(f'_{k}{v}' for k, v in over.items()).replace(' ', '')
     log = ROOT/'benchmarks'/'logs'/f'{tag}.jsonl'
@@ -64,7 +71,7 @@ def main():
         tta = {f'tta_{t}': float(np.mean(predict(model, data.x_test, t).argmax(1) == data.y_test)) for t in ('flip', 'flip_translate')}
         row = dict(preset=a.preset, overrides=over, seed=seed, **{k: met[k] for k in ('test_accuracy', 'epochs', 'train_seconds', 'images_per_sec',
                    'n_train', 'n_test', 'params', 'flops', 'environment')}, **tta, wall_seconds=round(time.time() - t0, 1), host_matmul_gflops=peak, config=cfg.to_dict(),
-                   commit=subprocess.run(['git', 'describe', '--always', '--dirty'], cwd=ROOT, capture_output=True, text=True).stdout.strip() or None,
+                   commit=commit,
                    command=f"CIFAR_CNN_DATA=../shared/data python benchmarks/fast_recipe.py --preset {a.preset} --seeds {seed}"
                            + ''.join(" --set " + shlex.quote(f"{k}={json.dumps(v)}") for k, v in over.items()) + (f" --tag {a.tag}" if a.tag else ''))
         print(json.dumps({k: row[k] for k in ('seed', 'test_accuracy', 'tta_flip', 'tta_flip_translate', 'train_seconds')}), flush=True)

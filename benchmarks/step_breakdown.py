@@ -73,6 +73,12 @@ def run_child(a, mode, isa):
     if r.returncode or not res: sys.exit(f"the {mode} child failed (exit {r.returncode}):\n{r.stderr[-3000:]}")
     return res[0], lines
 
+def code_commit():
+    "The commit the library and benchmarks run from, '-dirty' if tracked files other than the logs differ from it (read at start)."
+    git = lambda *a: subprocess.run(['git', *a], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+    rev = git('rev-parse', '--short', 'HEAD')
+    return rev + ('-dirty' if git('status', '--porcelain', '--untracked-files=no', '--', '.', ':(exclude)benchmarks/logs', ':(exclude)benchmarks/*.md') else '') if rev else None
+
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument('--preset', default='fast'); p.add_argument('--policy', default='float32')
@@ -80,6 +86,7 @@ def main():
     p.add_argument('--steps', type=int, default=5); p.add_argument('--set', action='append', default=[], metavar='FIELD=JSON')
     p.add_argument('--child', default=None, help=argparse.SUPPRESS)
     a = p.parse_args()
+    commit = code_commit()
     if a.child: a.mode = a.child; return child(a)
     from cifar_cnn.core import environment
     timed, _ = run_child(a, 'time', a.isa)
@@ -98,7 +105,7 @@ def main():
                by_kind={k: round(v, 1) for k, v in sorted(kinds.items(), key=lambda kv: -kv[1])},
                top_primitives=[dict(kind=k, impl=i, prop=pr, ms=round(v, 2)) for (k, i, pr), v in sorted(per.items(), key=lambda kv: -kv[1])[:12]],
                environment=environment(), steps=a.steps,
-               commit=subprocess.run(['git', 'describe', '--always', '--dirty'], cwd=ROOT, capture_output=True, text=True).stdout.strip() or None,
+               commit=commit,
                command='CIFAR_CNN_DATA=../shared/data python benchmarks/step_breakdown.py' + (f' --isa {a.isa}' if a.isa != 'default' else '')
                        + f' --policy {a.policy}' + (f' --preset {a.preset}' if a.preset != 'fast' else '') + ''.join(f" --set '{s}'" for s in a.set))
     print(json.dumps(row, indent=1), flush=True)
