@@ -1,6 +1,6 @@
 """Two CPU workers against one process: the same `cifar-cnn train` config and seed, trained both ways, one after the other.
 
-    python benchmarks/multi_worker.py --seeds 0,1,2 -- --preset fast --data sample --batch-size 250 --epochs 10
+    python benchmarks/multi_worker.py --seeds 0,1,2 -- --preset airbench94 --data sample --batch-size 250 --epochs 10
 
 For each seed it runs the command once as a single process and once as a two-worker cluster on 127.0.0.1 (free
 ports, `--cluster`/`--worker-index`, TensorFlow's MultiWorkerMirroredStrategy), and appends one JSON line per run to
@@ -43,7 +43,7 @@ def main():
     p.add_argument('--no-log', action='store_true', help="print, don't append to the log")
     p.add_argument('train_args', nargs=argparse.REMAINDER, help='-- then the cifar-cnn train arguments (without --seed and --out-dir)')
     a = p.parse_args()
-    targs = [x for x in a.train_args if x != '--'] or ['--preset', 'fast', '--data', 'sample', '--batch-size', '250', '--epochs', '10']
+    targs = [x for x in a.train_args if x != '--'] or ['--preset', 'airbench94', '--data', 'sample', '--batch-size', '250', '--epochs', '10']
     from cifar_cnn.core import host_info
     host = host_info()
     logged = [json.loads(l) for l in LOG.read_text().splitlines()] if LOG.exists() else []

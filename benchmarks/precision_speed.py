@@ -1,8 +1,8 @@
-"""Training and inference speed of the fast net on this machine in float32 vs mixed_bfloat16.
+"""Training and inference speed of the airbench net on this machine in float32 vs mixed_bfloat16.
 
     CIFAR_CNN_DATA=../shared/data python benchmarks/precision_speed.py [--steps 20] [--batch 1024]
 
-Times `--steps` training steps (after 3 warm-up steps) of the `fast` preset's model and optimiser at the preset's
+Times `--steps` training steps (after 3 warm-up steps) of the `airbench94` preset's model and optimiser at the preset's
 batch size, and batched inference over 10,000 images, under each precision policy. Appends one JSON line per policy
 to benchmarks/logs/precision_speed.jsonl.
 """
@@ -23,7 +23,7 @@ def main():
     a = p.parse_args()
     host = host_info()          # the CPU's flags and its measured matmul peaks, first, on an idle CPU
     data = load_cifar()
-    cfg = TrainConfig.preset('fast', batch_size=a.batch)
+    cfg = TrainConfig.preset('airbench94', batch_size=a.batch)
     for policy in ('float32', 'mixed_bfloat16'):
         keras.mixed_precision.set_global_policy(policy)
         keras.utils.set_random_seed(0)

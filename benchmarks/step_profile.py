@@ -1,8 +1,8 @@
-"""Where the fast recipe's training time goes on this machine: the input pipeline alone, the training step alone, and both.
+"""Where airbench94's recipe's training time goes on this machine: the input pipeline alone, the training step alone, and both.
 
     CIFAR_CNN_DATA=../shared/data python benchmarks/step_profile.py [--steps 12] [--batches 512,1024] [--optimizers sgd_airbench,muon_airbench]
 
-For each batch size, precision policy (float32, mixed_bfloat16) and optimiser (the fast preset's by default):
+For each batch size, precision policy (float32, mixed_bfloat16) and optimiser (the airbench94 preset's by default):
 - input: images/s of the training `tf.data` pipeline alone (shuffle, batch, the airbench augmentation on the device
   graph, one-hot), iterated without a model;
 - step: images/s of `model.fit` on one batch held in memory (no input pipeline): the compiled train step by itself;
@@ -43,7 +43,7 @@ def main():
             one = tf.data.Dataset.from_tensors((xb, yb)).repeat().with_options(opts)
             for opt in a.optimizers.split(','):
                 keras.mixed_precision.set_global_policy(policy); keras.utils.set_random_seed(0)
-                cfg = TrainConfig.preset('fast', batch_size=bs, optimizer=opt)
+                cfg = TrainConfig.preset('airbench94', batch_size=bs, optimizer=opt)
                 cfg = cfg.replace(hparams=hp)
                 d = dict(num_classes=10, x_train=x, steps_per_epoch=len(x) // bs, one_hot=True)   # what the recipe's steps read of training_data's output
                 m = compile_for_training(build_for_training(cfg, d), cfg, d)                     # the model, optimiser and loss `train` uses

@@ -158,7 +158,7 @@ def _config_flags(t:argparse.ArgumentParser, # the `train` or `cv` parser
                  ) -> argparse.ArgumentParser:
     "The flags that make a `TrainConfig`: `--config` or `--preset`, then one flag per field of `_TRAIN_FLAGS`, the teachers and `--hparam`."
     t.add_argument('--config', help='TrainConfig JSON file to start from')
-    t.add_argument('--preset', default=None, help="start from a preset: fast (airbench94-style), fast8 (airbench94_muon's 8 epochs) or accurate (wider, cutout)")
+    t.add_argument('--preset', default=None, help="start from a preset: fast (airbench94_muon's recipe, 14 epochs), fast8 (the same, 8 epochs), airbench94 (its SGD recipe, 18 epochs) or accurate (wider, cutout)")
     t.add_argument('--alt-flip', action='store_true', help="airbench's alternating flip instead of a random one")
     t.add_argument('--no-verify', action='store_true', help="don't check CIFAR pickles against the published checksums (your own pickles)")
     for k, typ in _TRAIN_FLAGS.items(): t.add_argument('--' + k.replace('_', '-'), dest=k, type=typ, default=None, help=_TRAIN_HELP.get(k))
@@ -386,7 +386,7 @@ def _add_run(sub) -> argparse.ArgumentParser:
     q.add_argument('--dataset', default=None, help='cifar10 (default) or cifar100')
     q.add_argument('--label-mode', default=None, help="CIFAR-100: fine (100 classes, default) or coarse (20 superclasses)")
     q.add_argument('--no-verify', action='store_true', help="don't check CIFAR pickles against the published checksums (your own pickles)")
-    q.add_argument('--preset', default=None, help="training preset: auto (default: 'sample' on the sample, else 'fast'), sample, fast, fast8, accurate")
+    q.add_argument('--preset', default=None, help="training preset: auto (default: 'sample' on the sample, else 'fast'), sample, fast, fast8, airbench94, accurate")
     q.add_argument('--epochs', type=int, default=None, help="override the preset's epochs")
     q.add_argument('--image-size', type=int, default=None, help='with a folder of your own images: the size (pixels, square) they are resized to (default 32)')
     q.add_argument('--tta', default=None, choices=['none', 'flip', 'flip_translate'], help='test-time augmentation also evaluated (default flip_translate)')

@@ -25,7 +25,7 @@ __all__ = ['PIPELINE_PRESETS', 'STEPS', 'PipelineConfig', 'step_data', 'step_eva
 # %% ../nbs/10_pipeline.ipynb #ee54163a
 PIPELINE_PRESETS = {
     'sample': dict(model='airbench', epochs=15, batch_size=128, augment='standard', val_frac=0.1),
-    'fast': 'fast', 'fast8': 'fast8', 'accurate': 'accurate',     # TrainConfig.preset(...)
+    'fast': 'fast', 'fast8': 'fast8', 'airbench94': 'airbench94', 'accurate': 'accurate',     # TrainConfig.preset(...)
 }
 STEPS = ('data', 'train', 'evaluate', 'interpret', 'export', 'report')
 

@@ -78,8 +78,9 @@ def _airbench_muon(batch=2000, # images per step
 
 # %% ../nbs/03_train.ipynb #50038a6c
 PRESETS = {
-    'fast': dict(_airbench(), epochs=18, mixed_precision='auto'),
+    'fast': dict(_airbench_muon(), epochs=14, mixed_precision='auto'),
     'fast8': dict(_airbench_muon(), epochs=8, mixed_precision='auto'),
+    'airbench94': dict(_airbench(), epochs=18, mixed_precision='auto'),     # `fast` until the Muon recipe replaced it
     # airbench96's net (3 convs per block, residual) at widths that ship in <= 10 MB of float16, its lr, decay and augmentation
     'accurate': dict(_airbench(lr=9.0, wd=0.012), hparams=dict(widths=[128, 256, 320], residual=True), epochs=36, augment='airbench96',
                      alt_flip=True, mixed_precision='auto'),
