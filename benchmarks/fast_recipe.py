@@ -10,7 +10,7 @@ CPU name have differed 1.5x in speed, so a run's time means little without it); 
 interrupted run resumes from its last epoch (run directories under runs/bench/, git-ignored). The summary (mean ± std
 over the runs in the log that trained the preset as it is defined now) is printed and written to benchmarks/<tag>.md.
 """
-import argparse, json, os, shlex, subprocess, time
+import argparse, json, os, shlex, time
 from pathlib import Path
 import numpy as np
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
@@ -21,6 +21,7 @@ from cifar_cnn.evaluate import predict
 from cifar_cnn.core import matmul_peak
 
 ROOT = Path(__file__).resolve().parents[1]
+from _provenance import code_commit
 
 def summary(rows, preset):
     acc = {k: np.array([r[k] for r in rows]) for k in ('test_accuracy', 'tta_flip', 'tta_flip_translate', 'train_seconds')}
@@ -39,19 +40,13 @@ def summary(rows, preset):
                   f"TTA flip+translate {ms(acc['tta_flip_translate'])}; training time {ms(acc['train_seconds'], 1)} s."]
     return '\n'.join(lines) + '\n'
 
-def code_commit():
-    "The commit the library and benchmarks run from, '-dirty' if tracked files other than the logs differ from it (read at start)."
-    git = lambda *a: subprocess.run(['git', *a], cwd=ROOT, capture_output=True, text=True).stdout.strip()
-    rev = git('rev-parse', '--short', 'HEAD')
-    return rev + ('-dirty' if git('status', '--porcelain', '--untracked-files=no', '--', '.', ':(exclude)benchmarks/logs', ':(exclude)benchmarks/*.md') else '') if rev else None
-
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument('--preset', default='fast'); p.add_argument('--seeds', default='0')
     p.add_argument('--set', action='append', default=[], metavar='FIELD=JSON', help='override a TrainConfig field (recorded in the log)')
     p.add_argument('--tag', default=None, help='name of the log and summary (default: the preset and the overrides)')
     a = p.parse_args()
-    commit = code_commit()
+    commit = code_commit(ROOT)     # read at start: the code that runs, not what HEAD is when a row is written
     over = {k: json.loads(v) for k, v in (s.split('=', 1) for s in a.set)}
     tag = a.tag or a.preset + ''.join(f'_{k}{v}' for k, v in over.items()).replace(' ', '')
     log = ROOT/'benchmarks'/'logs'/f'{tag}.jsonl'

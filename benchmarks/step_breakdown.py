@@ -20,6 +20,7 @@ import argparse, collections, json, os, subprocess, sys, time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+from _provenance import code_commit
 MARK = '@@step_breakdown'
 
 def child(a):
@@ -73,12 +74,6 @@ def run_child(a, mode, isa):
     if r.returncode or not res: sys.exit(f"the {mode} child failed (exit {r.returncode}):\n{r.stderr[-3000:]}")
     return res[0], lines
 
-def code_commit():
-    "The commit the library and benchmarks run from, '-dirty' if tracked files other than the logs differ from it (read at start)."
-    git = lambda *a: subprocess.run(['git', *a], cwd=ROOT, capture_output=True, text=True).stdout.strip()
-    rev = git('rev-parse', '--short', 'HEAD')
-    return rev + ('-dirty' if git('status', '--porcelain', '--untracked-files=no', '--', '.', ':(exclude)benchmarks/logs', ':(exclude)benchmarks/*.md') else '') if rev else None
-
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument('--preset', default='fast'); p.add_argument('--policy', default='float32')
@@ -86,7 +81,7 @@ def main():
     p.add_argument('--steps', type=int, default=5); p.add_argument('--set', action='append', default=[], metavar='FIELD=JSON')
     p.add_argument('--child', default=None, help=argparse.SUPPRESS)
     a = p.parse_args()
-    commit = code_commit()
+    commit = code_commit(ROOT)     # read at start: the code that runs, not what HEAD is when a row is written
     if a.child: a.mode = a.child; return child(a)
     from cifar_cnn.core import environment
     timed, _ = run_child(a, 'time', a.isa)
