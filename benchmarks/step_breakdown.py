@@ -5,7 +5,8 @@ the net's FLOPs against the host's matmul peak; on this host as it is, or with o
     CIFAR_CNN_DATA=../shared/data python benchmarks/step_breakdown.py --isa AVX2 --policy float32
     CIFAR_CNN_DATA=../shared/data python benchmarks/step_breakdown.py --isa default --policy mixed_bfloat16
 
-`--isa AVX2` sets ONEDNN_MAX_CPU_ISA=AVX2: oneDNN then dispatches the kernels it runs on a CPU whose best vector unit is
+`--onednn-opts on` sets TF_ENABLE_ONEDNN_OPTS=1 (TensorFlow swaps in its oneDNN ops for conv, matmul and BatchNorm; it does so
+by itself only where the CPU has AVX-512 VNNI, bf16 or AMX). `--isa AVX2` sets ONEDNN_MAX_CPU_ISA=AVX2: oneDNN then dispatches the kernels it runs on a CPU whose best vector unit is
 AVX2 (no AVX-512, no AMX), which is how a run on an AVX-512 host stands in for an AVX2-only one. It is a stand-in, not
 that host: TensorFlow's own Eigen kernels are built for AVX2 either way, but clock, caches and memory bandwidth stay
 this host's. Each measurement runs in a fresh child process (the cap is read when oneDNN starts):
@@ -67,6 +68,7 @@ def run_child(a, mode, isa):
     env = {**os.environ, 'PYTHONUNBUFFERED': '1'}
     if isa != 'default': env['ONEDNN_MAX_CPU_ISA'] = isa
     if mode == 'profile': env['ONEDNN_VERBOSE'] = 'profile_exec'
+    if a.onednn_opts != 'default': env['TF_ENABLE_ONEDNN_OPTS'] = '1' if a.onednn_opts == 'on' else '0'
     cmd = [sys.executable, __file__, '--child', mode, '--preset', a.preset, '--policy', a.policy, '--steps', str(a.steps)] + sum((['--set', s] for s in a.set), [])
     r = subprocess.run(cmd, env=env, capture_output=True, text=True)
     lines = r.stdout.splitlines()
@@ -78,6 +80,8 @@ def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument('--preset', default='fast'); p.add_argument('--policy', default='float32')
     p.add_argument('--isa', default='default', help="oneDNN's ISA cap (ONEDNN_MAX_CPU_ISA), e.g. AVX2; 'default': none")
+    p.add_argument('--onednn-opts', default='default', choices=['default', 'on', 'off'],
+                   help="TF_ENABLE_ONEDNN_OPTS for the children: TensorFlow's oneDNN conv/matmul/BatchNorm ops, which it turns on by itself only on CPUs with AVX-512 VNNI, bf16 or AMX")
     p.add_argument('--steps', type=int, default=5); p.add_argument('--set', action='append', default=[], metavar='FIELD=JSON')
     p.add_argument('--child', default=None, help=argparse.SUPPRESS)
     a = p.parse_args()
@@ -92,7 +96,7 @@ def main():
     onednn = sum(per.values())
     ips = 1000 * timed['batch'] / timed['step_ms']
     achieved = 3 * timed['forward_flops_per_image'] * ips / 1e9          # training ≈ forward + 2× backward
-    row = dict(train_preset=a.preset, train_overrides={k: json.loads(v) for k, v in (o.split('=', 1) for o in a.set)}, policy=a.policy, isa=a.isa, batch=timed['batch'], params=timed['params'],
+    row = dict(train_preset=a.preset, train_overrides={k: json.loads(v) for k, v in (o.split('=', 1) for o in a.set)}, policy=a.policy, isa=a.isa, onednn_opts=a.onednn_opts, batch=timed['batch'], params=timed['params'],
                forward_mflops_per_image=round(timed['forward_flops_per_image'] / 1e6, 1), step_ms=round(timed['step_ms'], 1),
                images_per_sec=round(ips, 1), train_gflops=round(achieved, 1), matmul_gflops=timed['matmul_gflops'],
                share_of_peak=round(achieved / timed['matmul_gflops'], 3),
@@ -102,6 +106,7 @@ def main():
                environment=environment(), steps=a.steps,
                commit=commit,
                command='CIFAR_CNN_DATA=../shared/data python benchmarks/step_breakdown.py' + (f' --isa {a.isa}' if a.isa != 'default' else '')
+                       + (f' --onednn-opts {a.onednn_opts}' if a.onednn_opts != 'default' else '') + (f' --steps {a.steps}' if a.steps != 5 else '')
                        + f' --policy {a.policy}' + (f' --preset {a.preset}' if a.preset != 'fast' else '') + ''.join(f" --set '{s}'" for s in a.set))
     print(json.dumps(row, indent=1), flush=True)
     with open(ROOT/'benchmarks'/'logs'/'step_breakdown.jsonl', 'a') as f: f.write(json.dumps(row) + '\n')
