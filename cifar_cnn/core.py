@@ -4,13 +4,33 @@
 
 # %% ../nbs/00_core.ipynb #394ad2be
 from __future__ import annotations
-import dataclasses, json, math, os, platform, tempfile, time
+import dataclasses, json, math, os, platform, sys, tempfile, time
 from pathlib import Path
 import numpy as np
 
 # %% auto #0
-__all__ = ['atomic_write', 'read_json', 'check_types', 'config_from_dict', 'cpu_flags', 'cpu_has_bf16', 'environment',
-           'matmul_peak', 'host_info', 'softmax', 'eval_batch', 'batch_logits']
+__all__ = ['ONEDNN_ENV', 'prefer_onednn', 'onednn_ops', 'atomic_write', 'read_json', 'check_types', 'config_from_dict',
+           'cpu_flags', 'cpu_has_bf16', 'environment', 'matmul_peak', 'host_info', 'softmax', 'eval_batch',
+           'batch_logits']
+
+# %% ../nbs/00_core.ipynb #a980c1e4
+ONEDNN_ENV = 'TF_ENABLE_ONEDNN_OPTS'
+
+def prefer_onednn(environ=os.environ, # the environment TensorFlow reads when it loads
+                  modules=sys.modules, # the modules loaded so far
+                 ) -> bool:
+    "Ask for TensorFlow's oneDNN ops unless the user chose; False when TensorFlow is loaded already, too late to ask."
+    if 'tensorflow' in modules: return False
+    environ.setdefault(ONEDNN_ENV, '1')
+    return True
+
+prefer_onednn()
+
+# %% ../nbs/00_core.ipynb #6fb915be
+def onednn_ops() -> bool:
+    "Whether TensorFlow runs its oneDNN ops in this process (decided once, when it loaded)."
+    from tensorflow.python.util import _pywrap_util_port
+    return bool(_pywrap_util_port.IsMklEnabled())
 
 # %% ../nbs/00_core.ipynb #05b1afcc
 def atomic_write(path, # destination file
@@ -80,7 +100,7 @@ def cpu_has_bf16(cpuinfo:str|None=None, # the text of /proc/cpuinfo; default thi
 
 # %% ../nbs/00_core.ipynb #9975dbfe
 def environment() -> dict:
-    "Versions and hardware a run was measured on (CPU model, its vector-unit flags, devices, precision policy)."
+    "Versions and hardware a run was measured on (CPU model, its vector-unit flags, devices, precision policy, oneDNN ops)."
     import tensorflow as tf, keras
     gpus = tf.config.list_physical_devices('GPU')
     cpu = platform.processor() or platform.machine()
@@ -89,7 +109,8 @@ def environment() -> dict:
     except OSError: pass
     return dict(python=platform.python_version(), tensorflow=tf.__version__, keras=keras.__version__, numpy=np.__version__,
                 platform=platform.platform(), cpu=cpu, cpu_count=os.cpu_count(), cpu_flags=cpu_flags(),
-                devices=[d.name for d in gpus] or ['CPU'], precision_policy=keras.mixed_precision.global_policy().name)
+                devices=[d.name for d in gpus] or ['CPU'], precision_policy=keras.mixed_precision.global_policy().name,
+                onednn_ops=onednn_ops())
 
 # %% ../nbs/00_core.ipynb #a4269df7
 def matmul_peak(dtype:str='float32', # 'float32' or 'bfloat16'

@@ -8,6 +8,7 @@ import json, os
 from dataclasses import dataclass, field, asdict
 from pathlib import Path
 import cv2
+import cifar_cnn.core   # before TensorFlow loads: it asks for TensorFlow's oneDNN ops (see core)
 import keras
 import matplotlib.pyplot as plt
 import numpy as np

@@ -10,6 +10,7 @@ __all__ = ['EXPORT_FORMATS', 'EXPORT_FILES', 'calibration_sample', 'float32_mode
 import json, os, shutil, tempfile, threading, time, warnings
 from pathlib import Path
 import numpy as np
+import cifar_cnn.core   # before TensorFlow loads: it asks for TensorFlow's oneDNN ops (see core)
 import keras
 import tensorflow as tf
 from .serve import load_model, classes_for, ModelLoadError

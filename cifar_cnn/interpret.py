@@ -8,6 +8,7 @@ import time, weakref
 import cv2
 import ipywidgets as W
 from IPython.display import display
+import cifar_cnn.core   # before TensorFlow loads: it asks for TensorFlow's oneDNN ops (see core)
 import keras
 import matplotlib.pyplot as plt
 import numpy as np

@@ -8,6 +8,7 @@ import hashlib, io, json, math, os, re, warnings, zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 import numpy as np
+import cifar_cnn.core   # before TensorFlow loads: it asks for TensorFlow's oneDNN ops (see core)
 import keras
 from keras import layers as L
 import cifar_cnn

@@ -13,6 +13,7 @@ from importlib import import_module
 from pathlib import Path
 import numpy as np
 import cv2
+import cifar_cnn.core   # before TensorFlow loads: it asks for TensorFlow's oneDNN ops (see core)
 import keras
 import tensorflow as tf
 from PIL import ImageOps

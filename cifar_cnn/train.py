@@ -9,6 +9,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field, asdict
 from pathlib import Path
 import numpy as np
+import cifar_cnn.core   # before TensorFlow loads: it asks for TensorFlow's oneDNN ops (see core)
 import keras
 from .data import (load_cifar, train_val_split, make_dataset, CifarData, AUGMENT_POLICIES, array_sha256, class_balance, balanced_weights,
                             FolderData, load_folder, find_data, is_files, load_images)

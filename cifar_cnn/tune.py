@@ -8,6 +8,7 @@ import copy, json, os, shutil, time
 from contextlib import contextmanager, redirect_stdout
 from pathlib import Path
 import numpy as np
+import cifar_cnn.core   # before TensorFlow loads: it asks for TensorFlow's oneDNN ops (see core)
 import keras
 import keras_tuner as kt
 from keras_tuner.src import config as _kt_config, utils as _kt_utils
