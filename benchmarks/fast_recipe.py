@@ -14,6 +14,7 @@ import argparse, json, os, shlex, time
 from pathlib import Path
 import numpy as np
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
+import cifar_cnn.core   # before keras: the package asks for TensorFlow's oneDNN ops, read once when TensorFlow loads
 import keras
 from cifar_cnn.train import TrainConfig, train, recipe_diff
 from cifar_cnn.data import load_cifar

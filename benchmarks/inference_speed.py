@@ -14,6 +14,7 @@ import json, os, time
 from pathlib import Path
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
 import numpy as np
+import cifar_cnn.core   # before keras: the package asks for TensorFlow's oneDNN ops, read once when TensorFlow loads
 import keras, tensorflow as tf
 from cifar_cnn.data import load_cifar
 from cifar_cnn.models import build_model, load_weights_npz, pretrained_dir, model_summary

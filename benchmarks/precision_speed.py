@@ -9,6 +9,7 @@ to benchmarks/logs/precision_speed.jsonl.
 import argparse, json, os, time
 from pathlib import Path
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
+import cifar_cnn.core   # before keras: the package asks for TensorFlow's oneDNN ops, read once when TensorFlow loads
 import keras
 from cifar_cnn.data import load_cifar, make_dataset
 from cifar_cnn.models import model_summary

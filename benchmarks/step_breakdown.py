@@ -5,8 +5,8 @@ the net's FLOPs against the host's matmul peak; on this host as it is, or with o
     CIFAR_CNN_DATA=../shared/data python benchmarks/step_breakdown.py --isa AVX2 --policy float32
     CIFAR_CNN_DATA=../shared/data python benchmarks/step_breakdown.py --isa default --policy mixed_bfloat16
 
-`--onednn-opts on` sets TF_ENABLE_ONEDNN_OPTS=1 (TensorFlow swaps in its oneDNN ops for conv, matmul and BatchNorm; it does so
-by itself only where the CPU has AVX-512 VNNI, bf16 or AMX). `--isa AVX2` sets ONEDNN_MAX_CPU_ISA=AVX2: oneDNN then dispatches the kernels it runs on a CPU whose best vector unit is
+`--onednn-opts on|off` sets TF_ENABLE_ONEDNN_OPTS=1 or 0 (TensorFlow's oneDNN ops for conv, matmul and BatchNorm; TensorFlow turns them on by
+itself only where the CPU has AVX-512 VNNI, bf16 or AMX; `default` leaves it to the package, which asks for them). `--isa AVX2` sets ONEDNN_MAX_CPU_ISA=AVX2: oneDNN then dispatches the kernels it runs on a CPU whose best vector unit is
 AVX2 (no AVX-512, no AMX), which is how a run on an AVX-512 host stands in for an AVX2-only one. It is a stand-in, not
 that host: TensorFlow's own Eigen kernels are built for AVX2 either way, but clock, caches and memory bandwidth stay
 this host's. Each measurement runs in a fresh child process (the cap is read when oneDNN starts):
@@ -27,8 +27,8 @@ MARK = '@@step_breakdown'
 def child(a):
     "Build the preset's model and optimiser as `train` does, then time (or profile) `a.steps` steps on one batch."
     os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
+    from cifar_cnn.core import matmul_peak, onednn_ops      # first: it asks for TensorFlow's oneDNN ops unless the env says
     import keras, numpy as np, tensorflow as tf
-    from cifar_cnn.core import matmul_peak
     from cifar_cnn.models import model_summary
     from cifar_cnn.train import TrainConfig, build_for_training, compile_for_training
     over = {k: json.loads(v) for k, v in (s.split('=', 1) for s in a.set)}
@@ -43,7 +43,7 @@ def child(a):
     d = dict(num_classes=10, x_train=x, steps_per_epoch=50000 // bs, one_hot=True)
     m = compile_for_training(build_for_training(cfg, d), cfg, d)
     m.fit(one, steps_per_epoch=3, epochs=1, verbose=0)                  # trace, compile, first-touch
-    out = dict(batch=bs, params=m.count_params(), forward_flops_per_image=model_summary(m)['flops'] if a.mode == 'time' else None)
+    out = dict(batch=bs, params=m.count_params(), onednn_ops=onednn_ops(), forward_flops_per_image=model_summary(m)['flops'] if a.mode == 'time' else None)
     print(MARK, 'begin', flush=True)
     t = time.perf_counter(); m.fit(one, steps_per_epoch=a.steps, epochs=1, verbose=0); secs = time.perf_counter() - t
     print(MARK, 'end', flush=True)
@@ -81,7 +81,7 @@ def main():
     p.add_argument('--preset', default='fast'); p.add_argument('--policy', default='float32')
     p.add_argument('--isa', default='default', help="oneDNN's ISA cap (ONEDNN_MAX_CPU_ISA), e.g. AVX2; 'default': none")
     p.add_argument('--onednn-opts', default='default', choices=['default', 'on', 'off'],
-                   help="TF_ENABLE_ONEDNN_OPTS for the children: TensorFlow's oneDNN conv/matmul/BatchNorm ops, which it turns on by itself only on CPUs with AVX-512 VNNI, bf16 or AMX")
+                   help="TF_ENABLE_ONEDNN_OPTS for the children: TensorFlow's oneDNN conv/matmul/BatchNorm ops, which TensorFlow turns on by itself only on CPUs with AVX-512 VNNI, bf16 or AMX; 'default': as the package sets it (on, unless the environment says otherwise). The row's `onednn_ops` is what the timed child ran")
     p.add_argument('--steps', type=int, default=5); p.add_argument('--set', action='append', default=[], metavar='FIELD=JSON')
     p.add_argument('--child', default=None, help=argparse.SUPPRESS)
     a = p.parse_args()
@@ -96,7 +96,7 @@ def main():
     onednn = sum(per.values())
     ips = 1000 * timed['batch'] / timed['step_ms']
     achieved = 3 * timed['forward_flops_per_image'] * ips / 1e9          # training ≈ forward + 2× backward
-    row = dict(train_preset=a.preset, train_overrides={k: json.loads(v) for k, v in (o.split('=', 1) for o in a.set)}, policy=a.policy, isa=a.isa, onednn_opts=a.onednn_opts, batch=timed['batch'], params=timed['params'],
+    row = dict(train_preset=a.preset, train_overrides={k: json.loads(v) for k, v in (o.split('=', 1) for o in a.set)}, policy=a.policy, isa=a.isa, onednn_opts=a.onednn_opts, onednn_ops=timed['onednn_ops'], batch=timed['batch'], params=timed['params'],
                forward_mflops_per_image=round(timed['forward_flops_per_image'] / 1e6, 1), step_ms=round(timed['step_ms'], 1),
                images_per_sec=round(ips, 1), train_gflops=round(achieved, 1), matmul_gflops=timed['matmul_gflops'],
                share_of_peak=round(achieved / timed['matmul_gflops'], 3),

@@ -13,6 +13,7 @@ is the limit. Appends one JSON line per configuration to benchmarks/logs/step_pr
 import argparse, json, os, time
 from pathlib import Path
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
+import cifar_cnn.core   # before keras: the package asks for TensorFlow's oneDNN ops, read once when TensorFlow loads
 import keras, tensorflow as tf
 from cifar_cnn.data import load_cifar, make_dataset
 from cifar_cnn.core import host_info
