@@ -27,7 +27,7 @@ MARK = '@@step_breakdown'
 def child(a):
     "Build the preset's model and optimiser as `train` does, then time (or profile) `a.steps` steps on one batch."
     os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
-    from cifar_cnn.core import matmul_peak, onednn_ops      # first: it asks for TensorFlow's oneDNN ops unless the env says
+    from cifar_cnn.core import matmul_peak, environment     # first: it asks for TensorFlow's oneDNN ops unless the env says
     import keras, numpy as np, tensorflow as tf
     from cifar_cnn.models import model_summary
     from cifar_cnn.train import TrainConfig, build_for_training, compile_for_training
@@ -43,12 +43,13 @@ def child(a):
     d = dict(num_classes=10, x_train=x, steps_per_epoch=50000 // bs, one_hot=True)
     m = compile_for_training(build_for_training(cfg, d), cfg, d)
     m.fit(one, steps_per_epoch=3, epochs=1, verbose=0)                  # trace, compile, first-touch
-    out = dict(batch=bs, params=m.count_params(), onednn_ops=onednn_ops(), forward_flops_per_image=model_summary(m)['flops'] if a.mode == 'time' else None)
+    out = dict(batch=bs, params=m.count_params(), forward_flops_per_image=model_summary(m)['flops'] if a.mode == 'time' else None)
     print(MARK, 'begin', flush=True)
     t = time.perf_counter(); m.fit(one, steps_per_epoch=a.steps, epochs=1, verbose=0); secs = time.perf_counter() - t
     print(MARK, 'end', flush=True)
     out['step_ms'] = 1000 * secs / a.steps
     if a.mode == 'time':
+        out['environment'] = environment()    # the child's: what it ran (oneDNN ops included), not the parent's
         out['matmul_gflops'] = round(matmul_peak('bfloat16' if 'bfloat16' in a.policy else 'float32') / 1e9, 1)
     print(MARK, 'result', json.dumps(out), flush=True)
 
@@ -81,13 +82,12 @@ def main():
     p.add_argument('--preset', default='fast'); p.add_argument('--policy', default='float32')
     p.add_argument('--isa', default='default', help="oneDNN's ISA cap (ONEDNN_MAX_CPU_ISA), e.g. AVX2; 'default': none")
     p.add_argument('--onednn-opts', default='default', choices=['default', 'on', 'off'],
-                   help="TF_ENABLE_ONEDNN_OPTS for the children: TensorFlow's oneDNN conv/matmul/BatchNorm ops, which TensorFlow turns on by itself only on CPUs with AVX-512 VNNI, bf16 or AMX; 'default': as the package sets it (on, unless the environment says otherwise). The row's `onednn_ops` is what the timed child ran")
+                   help="TF_ENABLE_ONEDNN_OPTS for the children: TensorFlow's oneDNN conv/matmul/BatchNorm ops, which TensorFlow turns on by itself only on CPUs with AVX-512 VNNI, bf16 or AMX; 'default': as the package sets it (on, unless the environment says otherwise). The row's environment (its `onednn_ops` included) is the timed child's")
     p.add_argument('--steps', type=int, default=5); p.add_argument('--set', action='append', default=[], metavar='FIELD=JSON')
     p.add_argument('--child', default=None, help=argparse.SUPPRESS)
     a = p.parse_args()
     commit = code_commit(ROOT)     # read at start: the code that runs, not what HEAD is when a row is written
     if a.child: a.mode = a.child; return child(a)
-    from cifar_cnn.core import environment
     timed, _ = run_child(a, 'time', a.isa)
     prof, lines = run_child(a, 'profile', a.isa)
     per = parse(lines, a.steps)
@@ -96,14 +96,14 @@ def main():
     onednn = sum(per.values())
     ips = 1000 * timed['batch'] / timed['step_ms']
     achieved = 3 * timed['forward_flops_per_image'] * ips / 1e9          # training ≈ forward + 2× backward
-    row = dict(train_preset=a.preset, train_overrides={k: json.loads(v) for k, v in (o.split('=', 1) for o in a.set)}, policy=a.policy, isa=a.isa, onednn_opts=a.onednn_opts, onednn_ops=timed['onednn_ops'], batch=timed['batch'], params=timed['params'],
+    row = dict(train_preset=a.preset, train_overrides={k: json.loads(v) for k, v in (o.split('=', 1) for o in a.set)}, policy=a.policy, isa=a.isa, onednn_opts=a.onednn_opts, batch=timed['batch'], params=timed['params'],
                forward_mflops_per_image=round(timed['forward_flops_per_image'] / 1e6, 1), step_ms=round(timed['step_ms'], 1),
                images_per_sec=round(ips, 1), train_gflops=round(achieved, 1), matmul_gflops=timed['matmul_gflops'],
                share_of_peak=round(achieved / timed['matmul_gflops'], 3),
                profiled_step_ms=round(prof['step_ms'], 1), onednn_ms=round(onednn, 1), onednn_overlap=round(onednn / prof['step_ms'], 2),
                by_kind={k: round(v, 1) for k, v in sorted(kinds.items(), key=lambda kv: -kv[1])},
                top_primitives=[dict(kind=k, impl=i, prop=pr, ms=round(v, 2)) for (k, i, pr), v in sorted(per.items(), key=lambda kv: -kv[1])[:12]],
-               environment=environment(), steps=a.steps,
+               environment=timed['environment'], steps=a.steps,
                commit=commit,
                command='CIFAR_CNN_DATA=../shared/data python benchmarks/step_breakdown.py' + (f' --isa {a.isa}' if a.isa != 'default' else '')
                        + (f' --onednn-opts {a.onednn_opts}' if a.onednn_opts != 'default' else '') + (f' --steps {a.steps}' if a.steps != 5 else '')
